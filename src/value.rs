@@ -1,0 +1,506 @@
+//! Typed values as the platform stores them: exact decimals, dates distinct from instants.
+//!
+//! Dates and instants use the proleptic Gregorian calendar and Howard Hinnant's
+//! `days_from_civil` algorithms, so no calendar crate is needed inside the component.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// A typed attribute value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// No value.
+    Null,
+    /// Text, verbatim.
+    Text(String),
+    /// An exact decimal number.
+    Decimal(Decimal),
+    /// A boolean.
+    Boolean(bool),
+    /// A calendar date.
+    Date(Date),
+    /// An instant in UTC.
+    DateTime(Instant),
+}
+
+/// The most digits after the decimal point a [`Decimal`] keeps: the platform's decimal
+/// attributes allow up to 28, like .NET's `decimal`.
+pub const MAX_DECIMAL_SCALE: u32 = 28;
+
+/// An exact decimal: `mantissa / 10^scale`.
+///
+/// `i128` holds 38 significant digits, more than the platform's 28-digit decimals, so
+/// arithmetic on stored values is exact; an operation whose exact result does not fit is
+/// an error for the caller to report, never a silent rounding.
+#[derive(Clone, Copy, Debug)]
+pub struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+/// Why a text is not a decimal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecimalError;
+
+impl fmt::Display for DecimalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a decimal number (expected digits with an optional sign and decimal point, such as -1043.01)")
+    }
+}
+
+impl Decimal {
+    /// Zero.
+    pub const ZERO: Decimal = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
+
+    /// `mantissa / 10^scale`, or `None` when the scale exceeds [`MAX_DECIMAL_SCALE`].
+    pub fn new(mantissa: i128, scale: u32) -> Option<Decimal> {
+        (scale <= MAX_DECIMAL_SCALE).then_some(Decimal { mantissa, scale })
+    }
+
+    /// A whole number.
+    pub fn from_i64(n: i64) -> Decimal {
+        Decimal {
+            mantissa: n as i128,
+            scale: 0,
+        }
+    }
+
+    /// The mantissa.
+    pub fn mantissa(&self) -> i128 {
+        self.mantissa
+    }
+
+    /// The number of digits after the decimal point.
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
+    /// Parse plain decimal notation: optional sign, digits, optional point and digits.
+    /// Exponents are refused: the platform never writes them and they hide precision.
+    pub fn parse(text: &str) -> Result<Decimal, DecimalError> {
+        let bytes = text.as_bytes();
+        let (negative, digits) = match bytes.first() {
+            Some(b'-') => (true, &text[1..]),
+            Some(b'+') => (false, &text[1..]),
+            _ => (false, text),
+        };
+        let (int, frac) = match digits.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (digits, ""),
+        };
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || (digits.contains('.') && frac.is_empty() && int.is_empty())
+        {
+            return Err(DecimalError);
+        }
+        let frac = frac.trim_end_matches('0');
+        let scale = frac.len() as u32;
+        if scale > MAX_DECIMAL_SCALE {
+            return Err(DecimalError);
+        }
+        let mut mantissa: i128 = 0;
+        for b in int.bytes().chain(frac.bytes()) {
+            mantissa = mantissa
+                .checked_mul(10)
+                .and_then(|m| m.checked_add((b - b'0') as i128))
+                .ok_or(DecimalError)?;
+        }
+        Ok(Decimal {
+            mantissa: if negative { -mantissa } else { mantissa },
+            scale,
+        }
+        .normalized())
+    }
+
+    /// The same number with trailing fractional zeros removed (`1.50` becomes `1.5`).
+    pub fn normalized(self) -> Decimal {
+        let mut d = self;
+        while d.scale > 0 && d.mantissa % 10 == 0 {
+            d.mantissa /= 10;
+            d.scale -= 1;
+        }
+        d
+    }
+
+    /// Both operands brought to the larger scale, or `None` on overflow.
+    pub fn aligned(self, other: Decimal) -> Option<(i128, i128, u32)> {
+        let scale = self.scale.max(other.scale);
+        let a = self
+            .mantissa
+            .checked_mul(10i128.checked_pow(scale - self.scale)?)?;
+        let b = other
+            .mantissa
+            .checked_mul(10i128.checked_pow(scale - other.scale)?)?;
+        Some((a, b, scale))
+    }
+
+    /// Whether the value is zero.
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+}
+
+impl PartialEq for Decimal {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Decimal {}
+
+impl PartialOrd for Decimal {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Decimal {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.normalized(), other.normalized());
+        match a.aligned(b) {
+            Some((x, y, _)) => x.cmp(&y),
+            // Only reachable when one side has more than 38 digits once aligned: the
+            // signs and magnitudes then still order them.
+            None => a
+                .mantissa
+                .signum()
+                .cmp(&b.mantissa.signum())
+                .then_with(|| (a.scale).cmp(&b.scale).reverse()),
+        }
+    }
+}
+
+impl fmt::Display for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = self.mantissa.unsigned_abs().to_string();
+        if self.mantissa < 0 {
+            f.write_str("-")?;
+        }
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return f.write_str(&digits);
+        }
+        if digits.len() > scale {
+            let (i, fr) = digits.split_at(digits.len() - scale);
+            write!(f, "{i}.{fr}")
+        } else {
+            write!(f, "0.{}{}", "0".repeat(scale - digits.len()), digits)
+        }
+    }
+}
+
+/// A calendar date (proleptic Gregorian), always valid once constructed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+/// The years a [`Date`] may have: four digits, as ISO-8601 without extension and as the
+/// platform's date attributes allow.
+pub const YEAR_RANGE: std::ops::RangeInclusive<i32> = 1..=9999;
+
+impl Date {
+    /// A date, or `None` when the day does not exist or the year is outside [`YEAR_RANGE`].
+    pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
+        (YEAR_RANGE.contains(&year)
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(year, month))
+        .then_some(Date { year, month, day })
+    }
+
+    /// The year.
+    pub fn year(&self) -> i32 {
+        self.year
+    }
+
+    /// The month, 1 to 12.
+    pub fn month(&self) -> u8 {
+        self.month
+    }
+
+    /// The day of the month.
+    pub fn day(&self) -> u8 {
+        self.day
+    }
+
+    /// Days since 1970-01-01 (negative before it).
+    pub fn days_since_epoch(&self) -> i64 {
+        days_from_civil(self.year as i64, self.month as i64, self.day as i64)
+    }
+
+    /// The date `days` days after 1970-01-01, or `None` outside [`YEAR_RANGE`].
+    pub fn from_days_since_epoch(days: i64) -> Option<Date> {
+        let (y, m, d) = civil_from_days(days);
+        if !YEAR_RANGE.contains(&(y as i32)) || y > i32::MAX as i64 {
+            return None;
+        }
+        Date::new(y as i32, m as u8, d as u8)
+    }
+
+    /// Day of the week, 0 = Sunday to 6 = Saturday.
+    pub fn weekday(&self) -> u8 {
+        // 1970-01-01 was a Thursday (4).
+        (self.days_since_epoch() + 4).rem_euclid(7) as u8
+    }
+
+    /// Parse `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Date> {
+        let b = text.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        Date::new(
+            digits(&b[0..4])? as i32,
+            digits(&b[5..7])? as u8,
+            digits(&b[8..10])? as u8,
+        )
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Whether `year` is a Gregorian leap year.
+pub fn is_leap_year(year: i32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+/// The number of days in a month of a year.
+pub fn days_in_month(year: i32, month: u8) -> u8 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+    })
+}
+
+/// An instant on the UTC time line. Always within years 1 to 9999 once validated by
+/// [`Instant::new`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant {
+    /// Seconds since the Unix epoch.
+    pub seconds: i64,
+    /// Nanoseconds within the second.
+    pub nanoseconds: u32,
+}
+
+/// Seconds since the epoch of 0001-01-01T00:00:00Z.
+const MIN_SECONDS: i64 = -62_135_596_800;
+/// Seconds since the epoch of 9999-12-31T23:59:59Z.
+const MAX_SECONDS: i64 = 253_402_300_799;
+
+impl Instant {
+    /// An instant, or `None` when the nanoseconds are out of range or the instant falls
+    /// outside years 1 to 9999 (which RFC 3339 cannot write).
+    pub fn new(seconds: i64, nanoseconds: u32) -> Option<Instant> {
+        (nanoseconds < 1_000_000_000 && (MIN_SECONDS..=MAX_SECONDS).contains(&seconds)).then_some(
+            Instant {
+                seconds,
+                nanoseconds,
+            },
+        )
+    }
+
+    /// The instant at a UTC date and time of day.
+    pub fn from_date_time(date: Date, hour: u32, minute: u32, second: u32, nanos: u32) -> Instant {
+        Instant {
+            seconds: date.days_since_epoch() * 86_400
+                + hour as i64 * 3600
+                + minute as i64 * 60
+                + second as i64,
+            nanoseconds: nanos,
+        }
+    }
+
+    /// The UTC date of this instant.
+    pub fn date(&self) -> Date {
+        let (y, m, d) = civil_from_days(self.seconds.div_euclid(86_400));
+        Date {
+            year: y as i32,
+            month: m as u8,
+            day: d as u8,
+        }
+    }
+
+    /// Seconds since midnight UTC.
+    pub fn seconds_of_day(&self) -> u32 {
+        self.seconds.rem_euclid(86_400) as u32
+    }
+
+    /// RFC 3339 in UTC with `Z`, with milliseconds only when they are not zero.
+    pub fn to_rfc3339(&self) -> String {
+        let s = self.seconds_of_day();
+        let mut out = format!(
+            "{}T{:02}:{:02}:{:02}",
+            self.date(),
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        );
+        if self.nanoseconds != 0 {
+            let frac = format!("{:09}", self.nanoseconds);
+            out.push('.');
+            out.push_str(frac.trim_end_matches('0'));
+        }
+        out.push('Z');
+        out
+    }
+
+    /// Parse RFC 3339 (`2024-06-15T10:30:00Z`, `...+02:00`, fractional seconds allowed;
+    /// a space may stand for the `T`).
+    pub fn parse_rfc3339(text: &str) -> Option<Instant> {
+        let b = text.as_bytes();
+        if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') {
+            return None;
+        }
+        let date = Date::parse(&text[..10])?;
+        if b[13] != b':' || b[16] != b':' {
+            return None;
+        }
+        let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+        if h > 23 || mi > 59 || s > 59 {
+            return None;
+        }
+        let mut rest = &text[19..];
+        let mut nanos = 0u32;
+        if let Some(frac) = rest.strip_prefix('.') {
+            let n = frac.bytes().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 || n > 9 {
+                return None;
+            }
+            nanos = digits(&frac.as_bytes()[..n])? * 10u32.pow(9 - n as u32);
+            rest = &frac[n..];
+        }
+        let offset = match rest {
+            "Z" | "z" => 0i64,
+            _ => {
+                let o = rest.as_bytes();
+                if o.len() != 6 || o[3] != b':' || !matches!(o[0], b'+' | b'-') {
+                    return None;
+                }
+                let (oh, om) = (digits(&o[1..3])?, digits(&o[4..6])?);
+                if oh > 23 || om > 59 {
+                    return None;
+                }
+                let v = (oh * 3600 + om * 60) as i64;
+                if o[0] == b'-' { -v } else { v }
+            }
+        };
+        let local = Instant::from_date_time(date, h, mi, s, nanos);
+        Instant::new(local.seconds - offset, nanos)
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Text(t) => f.write_str(t),
+            Value::Decimal(d) => write!(f, "{d}"),
+            Value::Boolean(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
+            Value::Date(d) => write!(f, "{d}"),
+            Value::DateTime(i) => f.write_str(&i.to_rfc3339()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_parse_normalise_and_print_exactly() {
+        for (text, shown) in [
+            ("1043.01", "1043.01"),
+            ("-0.50", "-0.5"),
+            ("+7", "7"),
+            (".25", "0.25"),
+            ("3.", "3"),
+            ("0.000001", "0.000001"),
+        ] {
+            assert_eq!(Decimal::parse(text).unwrap().to_string(), shown, "{text}");
+        }
+        for bad in ["", "-", ".", "1e5", "1.2.3", "12a", " 1"] {
+            assert!(Decimal::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn decimals_compare_by_value_not_by_scale() {
+        assert_eq!(Decimal::parse("1.50").unwrap(), Decimal::parse("1.5").unwrap());
+        assert!(Decimal::parse("2294.99").unwrap() > Decimal::parse("100").unwrap());
+        assert!(Decimal::parse("-1").unwrap() < Decimal::parse("0.1").unwrap());
+    }
+
+    #[test]
+    fn dates_round_trip_through_day_counts() {
+        for (text, weekday) in [
+            ("1970-01-01", 4),
+            ("2000-02-29", 2),
+            ("2024-06-15", 6),
+            ("0001-01-01", 1),
+            ("9999-12-31", 5),
+        ] {
+            let d = Date::parse(text).unwrap();
+            assert_eq!(Date::from_days_since_epoch(d.days_since_epoch()), Some(d));
+            assert_eq!(d.to_string(), text);
+            assert_eq!(d.weekday(), weekday, "{text}");
+        }
+        assert_eq!(Date::parse("2100-02-29"), None);
+        assert_eq!(Date::parse("2024-13-01"), None);
+    }
+
+    #[test]
+    fn instants_parse_offsets_and_print_utc() {
+        let i = Instant::parse_rfc3339("2016-03-13T01:30:00-05:00").unwrap();
+        assert_eq!(i.to_rfc3339(), "2016-03-13T06:30:00Z");
+        let j = Instant::parse_rfc3339("2024-06-15T10:30:00.250Z").unwrap();
+        assert_eq!(j.to_rfc3339(), "2024-06-15T10:30:00.25Z");
+        assert_eq!(Instant::parse_rfc3339("2024-06-15T24:00:00Z"), None);
+        assert_eq!(Instant::parse_rfc3339("2024-06-15"), None);
+    }
+}
