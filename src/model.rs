@@ -75,8 +75,14 @@ impl fmt::Debug for RenderContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RenderContext")
             .field("now", &self.now)
-            .field("access_token", &self.access_token.as_ref().map(|_| Redacted))
-            .field("platform_token", &self.platform_token.as_ref().map(|_| Redacted))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| Redacted),
+            )
+            .field(
+                "platform_token",
+                &self.platform_token.as_ref().map(|_| Redacted),
+            )
             .field("id_seed", &self.id_seed)
             .finish()
     }
@@ -396,7 +402,10 @@ impl fmt::Debug for OauthSettings {
         f.debug_struct("OauthSettings")
             .field("token_url", &self.token_url)
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| Redacted))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| Redacted),
+            )
             .field("scope", &self.scope)
             .field("client_auth", &self.client_auth)
             .finish()
@@ -529,7 +538,9 @@ impl Zones for UtcOnly {
     fn utc_offset(&self, name: &str, _at: Instant) -> Result<i32, String> {
         match name {
             "UTC" | "Etc/UTC" => Ok(0),
-            _ => Err(format!("unknown time zone {name:?} (only UTC is known here)")),
+            _ => Err(format!(
+                "unknown time zone {name:?} (only UTC is known here)"
+            )),
         }
     }
 }
@@ -561,7 +572,13 @@ mod tests {
             scope: None,
         };
         let shown = format!("{config:?} {ctx:?} {token:?}");
-        for secret in ["s3cr3t-client", "c2VjcmV0", "tok-abc", "plat-xyz", "bearer-123"] {
+        for secret in [
+            "s3cr3t-client",
+            "c2VjcmV0",
+            "tok-abc",
+            "plat-xyz",
+            "bearer-123",
+        ] {
             assert!(!shown.contains(secret), "{secret} leaked into {shown}");
         }
         assert!(shown.contains("<redacted>"));

@@ -2,8 +2,8 @@
 
 use crate::model::{
     AccessToken, Configuration, Header, HttpRequest, Instant, Member, OauthError, Problem,
-    RecordChange, RenderContext, RenderError, RunMode, Sample, Severity, Strategy, Value,
-    Verdict, Zones,
+    RecordChange, RenderContext, RenderError, RunMode, Sample, Severity, Strategy, Value, Verdict,
+    Zones,
 };
 use crate::validate;
 
@@ -127,7 +127,11 @@ impl Plan {
 }
 
 /// Evaluate an expression on a sample record.
-pub fn evaluate(_expression: &str, _sample: &Sample, _ctx: &RenderContext) -> Result<Value, Problem> {
+pub fn evaluate(
+    _expression: &str,
+    _sample: &Sample,
+    _ctx: &RenderContext,
+) -> Result<Value, Problem> {
     Err(Problem::error(
         "expression",
         "expression evaluation is not supported by this version of the component",

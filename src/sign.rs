@@ -73,7 +73,8 @@ impl Secret {
 
     /// `v1,<base64 signature>` of `id.timestamp.body`.
     pub fn signature(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes keys of any length");
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());
@@ -179,7 +180,13 @@ mod tests {
         let b = Secret::parse(&format!("{SECRET_PREFIX}{}", base64_encode(&[2u8; 32]))).unwrap();
         let h = signature_header(&[a.clone(), b.clone()], "msg_1", 1, b"{}");
         let parts: Vec<&str> = h.split(' ').collect();
-        assert_eq!(parts, vec![a.signature("msg_1", 1, b"{}"), b.signature("msg_1", 1, b"{}")]);
+        assert_eq!(
+            parts,
+            vec![
+                a.signature("msg_1", 1, b"{}"),
+                b.signature("msg_1", 1, b"{}")
+            ]
+        );
         assert_ne!(parts[0], parts[1]);
     }
 }

@@ -266,7 +266,9 @@ pub fn check_url(text: &str) -> Result<(), String> {
         ));
     }
     if text.contains('#') {
-        return Err("the URL has a fragment ('#...'), which is never sent to a server; remove it".into());
+        return Err(
+            "the URL has a fragment ('#...'), which is never sent to a server; remove it".into(),
+        );
     }
     Ok(())
 }
@@ -543,7 +545,10 @@ mod tests {
         let problems = check(&c, &s);
         assert_eq!(
             problems.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(),
-            vec!["configuration.oauth.token-url", "configuration.oauth.client-id"]
+            vec![
+                "configuration.oauth.token-url",
+                "configuration.oauth.client-id"
+            ]
         );
         assert!(
             problems
@@ -580,7 +585,10 @@ mod tests {
         c.headers = vec![text("Bad Name", "v"), text("X-Ok", "a\r\nInjected: 1")];
         assert_eq!(
             paths(&c, &s),
-            vec!["configuration.headers[0].key", "configuration.headers[1].value"]
+            vec![
+                "configuration.headers[0].key",
+                "configuration.headers[1].value"
+            ]
         );
     }
 
@@ -609,7 +617,9 @@ mod tests {
     #[test]
     fn field_count_limit_obeyed_and_violated() {
         let (c, mut s) = valid();
-        s.records = (0..MAX_FIELDS).map(|i| text(&format!("F{i}"), "v")).collect();
+        s.records = (0..MAX_FIELDS)
+            .map(|i| text(&format!("F{i}"), "v"))
+            .collect();
         assert!(check(&c, &s).is_empty());
         s.records.push(text("one-more", "v"));
         assert_eq!(paths(&c, &s), vec!["strategy.records"]);
@@ -641,9 +651,11 @@ mod tests {
     #[test]
     fn signing_secret_count_and_form() {
         let (mut c, s) = valid();
-        c.signing_secrets = vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(); MAX_SIGNING_SECRETS];
+        c.signing_secrets =
+            vec!["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(); MAX_SIGNING_SECRETS];
         assert!(check(&c, &s).is_empty());
-        c.signing_secrets.push("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+        c.signing_secrets
+            .push("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
         assert_eq!(paths(&c, &s), vec!["configuration.signing-secrets"]);
         c.signing_secrets = vec!["not-a-secret-at-all".into()];
         let problems = check(&c, &s);

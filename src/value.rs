@@ -401,7 +401,11 @@ impl Instant {
         if b[13] != b':' || b[16] != b':' {
             return None;
         }
-        let (h, mi, s) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+        let (h, mi, s) = (
+            digits(&b[11..13])?,
+            digits(&b[14..16])?,
+            digits(&b[17..19])?,
+        );
         if h > 23 || mi > 59 || s > 59 {
             return None;
         }
@@ -471,7 +475,10 @@ mod tests {
 
     #[test]
     fn decimals_compare_by_value_not_by_scale() {
-        assert_eq!(Decimal::parse("1.50").unwrap(), Decimal::parse("1.5").unwrap());
+        assert_eq!(
+            Decimal::parse("1.50").unwrap(),
+            Decimal::parse("1.5").unwrap()
+        );
         assert!(Decimal::parse("2294.99").unwrap() > Decimal::parse("100").unwrap());
         assert!(Decimal::parse("-1").unwrap() < Decimal::parse("0.1").unwrap());
     }

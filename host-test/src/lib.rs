@@ -1,0 +1,24 @@
+//! The reference wasmtime host for the webhook-provider component.
+//!
+//! It loads the component once per process ([`Runtime`]), checks its imports against an
+//! allowlist, and runs every call in a sandbox: a WASI context that grants nothing (no
+//! files, environment, arguments or sockets; a fixed clock and seeded randomness), a fuel
+//! budget, an epoch deadline as a wall-clock backstop, a memory cap and input/output size
+//! caps. Every failure becomes one typed [`HostError`].
+#![deny(missing_docs)]
+
+pub mod bindings;
+pub mod error;
+pub mod json;
+pub mod limits;
+pub mod runtime;
+pub mod size;
+pub mod zones;
+
+pub use error::HostError;
+pub use limits::Limits;
+pub use runtime::{Instance, Runtime, Session};
+pub use wasmtime;
+
+/// The path of the component built by this crate's `build.rs`.
+pub const COMPONENT_WASM: &str = env!("WEBHOOK_PROVIDER_WASM");

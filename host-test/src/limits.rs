@@ -1,0 +1,54 @@
+//! The sandbox's limits, as named constants with the reason for each value.
+
+use std::time::Duration;
+
+/// Fuel per call. One unit is roughly one wasm instruction; rendering 10,000 records
+/// through a 10-field mapping takes well under a tenth of this, so an honest call never
+/// meets it, while a runaway loop stops after about two seconds of CPU.
+pub const DEFAULT_FUEL: u64 = 10_000_000_000;
+
+/// Linear memory per instance: a full batch of the largest allowed body (16 MiB) plus its
+/// input records fits with room to spare; more than this is a bug or an attack.
+pub const DEFAULT_MEMORY_BYTES: usize = 128 * 1024 * 1024;
+
+/// Wall-clock backstop per call, for time fuel does not count (host calls, a stalled
+/// engine): generous, because fuel is the precise bound.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often the epoch ticks: the deadline's resolution. 10 ms costs nothing measurable.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Input bytes per call (strings and lists, as they cross the boundary): 32 MiB is far
+/// above a page of 10,000 rich records and keeps one call from flooding guest memory.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Output bytes per call (request bodies, headers and URLs): 64 MiB, about four full
+/// 16 MiB batches; more in one call means the caller should page its input.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
+
+/// The limits one [`crate::Runtime`] applies to every call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel per call.
+    pub fuel: u64,
+    /// Maximum linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock deadline per call.
+    pub deadline: Duration,
+    /// Maximum input size per call, in bytes.
+    pub max_input_bytes: usize,
+    /// Maximum output size per call, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: DEFAULT_FUEL,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            deadline: DEFAULT_DEADLINE,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `host-test`: the reference host's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use host_test::bindings as b;
+use host_test::{HostError, Limits, Runtime, json};
+
+#[derive(Parser)]
+#[command(
+    name = "host-test",
+    version,
+    about = "The reference wasmtime host for the webhook-provider component"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a configuration and a strategy; print every problem with its path.
+    Validate {
+        /// The service configuration (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The integration strategy (JSON).
+        #[arg(long)]
+        strategy: PathBuf,
+    },
+    /// Evaluate an expression on a record; print the value as one JSON value.
+    Eval {
+        /// The record (JSON object; nested objects are related entities).
+        #[arg(long)]
+        record: PathBuf,
+        /// The record's prior state, for PRIOR and CHANGED*.
+        #[arg(long)]
+        prior: Option<PathBuf>,
+        /// The current time (RFC 3339) for NOW and TODAY; default: the machine's clock.
+        #[arg(long)]
+        now: Option<String>,
+        /// The expression.
+        expression: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("host-test: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> Result<Runtime, String> {
+    Runtime::new(Limits::default()).map_err(|e| e.to_string())
+}
+
+fn now_arg(now: Option<&str>) -> Result<b::Instant, String> {
+    match now {
+        None => Ok(json::instant(jiff::Timestamp::now())),
+        Some(t) => json::parse_instant(t).ok_or_else(|| {
+            format!("--now {t:?} is not an RFC 3339 time such as 2024-06-15T10:30:00Z")
+        }),
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Validate { config, strategy } => {
+            let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
+            let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+            let rt = runtime()?;
+            match rt.session(&config, &strategy) {
+                Ok(mut session) => {
+                    let warnings = session.warnings().map_err(|e| e.to_string())?;
+                    for w in &warnings {
+                        println!("{}", json::problem_line(w));
+                    }
+                    println!(
+                        "ok: {:?} with strategy {:?} is valid ({} warning(s))",
+                        config.name,
+                        strategy.name,
+                        warnings.len()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Invalid(problems)) => {
+                    for p in &problems {
+                        println!("{}", json::problem_line(p));
+                    }
+                    let errors = problems
+                        .iter()
+                        .filter(|p| matches!(p.severity, b::Severity::Error))
+                        .count();
+                    println!("invalid: {errors} error(s)");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Eval {
+            record,
+            prior,
+            now,
+            expression,
+        } => {
+            let state: serde_json::Value = json::read(&record).map_err(|e| e.to_string())?;
+            let state = json::attributes(&state, "record").map_err(|e| e.to_string())?;
+            let prior = match prior {
+                Some(p) => {
+                    let v: serde_json::Value = json::read(&p).map_err(|e| e.to_string())?;
+                    Some(json::attributes(&v, "prior").map_err(|e| e.to_string())?)
+                }
+                None => None,
+            };
+            let context = b::RenderContext {
+                now: now_arg(now.as_deref())?,
+                access_token: None,
+                platform_token: None,
+                id_seed: 0,
+            };
+            let sample = b::Sample { state, prior };
+            match runtime()?.evaluate(&expression, &sample, &context) {
+                Ok(v) => {
+                    println!("{}", json::value_json(&v));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Problem(p)) => {
+                    eprintln!("{}", json::problem_line(&p));
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! How many bytes a value carries across the boundary: the measure behind the input and
+//! output caps. Counts string and list payloads, not the canonical ABI's fixed overhead.
+
+use crate::bindings::{
+    Attribute, Configuration, Field, FieldValue, Header, HttpRequest, Member, RecordChange,
+    RenderContext, Sample, Strategy, Value,
+};
+
+/// Payload bytes of a value.
+pub trait WireSize {
+    /// The size in bytes.
+    fn wire_size(&self) -> usize;
+}
+
+impl WireSize for String {
+    fn wire_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl WireSize for str {
+    fn wire_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<T: WireSize> WireSize for Vec<T> {
+    fn wire_size(&self) -> usize {
+        self.iter().map(WireSize::wire_size).sum()
+    }
+}
+
+impl<T: WireSize> WireSize for [T] {
+    fn wire_size(&self) -> usize {
+        self.iter().map(WireSize::wire_size).sum()
+    }
+}
+
+impl<T: WireSize> WireSize for Option<T> {
+    fn wire_size(&self) -> usize {
+        self.as_ref().map_or(0, WireSize::wire_size)
+    }
+}
+
+impl WireSize for Value {
+    fn wire_size(&self) -> usize {
+        match self {
+            Value::Text(s) | Value::Decimal(s) => s.len() + 1,
+            _ => 16,
+        }
+    }
+}
+
+impl WireSize for Attribute {
+    fn wire_size(&self) -> usize {
+        self.path.wire_size() + self.value.wire_size()
+    }
+}
+
+impl WireSize for Member {
+    fn wire_size(&self) -> usize {
+        self.code.len() + self.attributes.wire_size()
+    }
+}
+
+impl WireSize for RecordChange {
+    fn wire_size(&self) -> usize {
+        self.event_id.len()
+            + self.entity.len()
+            + self.code.len()
+            + self.new_state.wire_size()
+            + self.prior_state.wire_size()
+            + self.changed_by.len()
+            + 16
+    }
+}
+
+impl WireSize for RenderContext {
+    fn wire_size(&self) -> usize {
+        self.access_token.wire_size() + self.platform_token.wire_size() + 24
+    }
+}
+
+impl WireSize for Header {
+    fn wire_size(&self) -> usize {
+        self.name.len() + self.value.len()
+    }
+}
+
+impl WireSize for HttpRequest {
+    fn wire_size(&self) -> usize {
+        self.url.len()
+            + self.headers.wire_size()
+            + self.body.len()
+            + self.member_codes.wire_size()
+            + self.delivery_id.len()
+    }
+}
+
+impl WireSize for Field {
+    fn wire_size(&self) -> usize {
+        self.key.len()
+            + match &self.value {
+                FieldValue::Text(s) | FieldValue::Expression(s) => s.len(),
+            }
+    }
+}
+
+impl WireSize for Configuration {
+    fn wire_size(&self) -> usize {
+        let o = &self.oauth;
+        self.name.len()
+            + self.webhook_url.len()
+            + o.token_url.wire_size()
+            + o.client_id.wire_size()
+            + o.client_secret.wire_size()
+            + o.scope.wire_size()
+            + self.headers.wire_size()
+            + self.query.wire_size()
+            + self.signing_secrets.wire_size()
+    }
+}
+
+impl WireSize for Strategy {
+    fn wire_size(&self) -> usize {
+        let r = &self.run_options;
+        self.name.len()
+            + self.entity.len()
+            + self.headers.wire_size()
+            + self.body.wire_size()
+            + self.records.wire_size()
+            + r.run_as_user.len()
+            + r.added.filter.wire_size()
+            + r.updated.filter.wire_size()
+            + r.deleted.filter.wire_size()
+            + self
+                .schedules
+                .iter()
+                .map(|s| {
+                    s.name.len() + s.cron.len() + s.filter.wire_size() + s.time_zone.wire_size()
+                })
+                .sum::<usize>()
+    }
+}
+
+impl WireSize for Sample {
+    fn wire_size(&self) -> usize {
+        self.state.wire_size() + self.prior.wire_size()
+    }
+}

@@ -1,0 +1,45 @@
+//! Time-zone answers for the component's `zone` import, from the host's own time-zone
+//! database (the system's, through `jiff`), so rule changes reach the component with an
+//! ordinary OS update.
+
+use crate::bindings::Instant;
+
+/// The offset from UTC in seconds east of `name` at `at`, or a message naming the zone.
+pub fn utc_offset(name: &str, at: Instant) -> Result<i32, String> {
+    let tz = jiff::tz::TimeZone::get(name).map_err(|_| {
+        format!(
+            "unknown time zone {name:?}; use an IANA name such as Europe/London or America/New_York"
+        )
+    })?;
+    let ts = jiff::Timestamp::new(at.seconds, 0)
+        .map_err(|e| format!("instant {}s is out of range: {e}", at.seconds))?;
+    Ok(tz.to_offset(ts).seconds())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_daylight_saving() {
+        // 2016-03-13 06:30Z is 01:30 EST; 08:00Z is 04:00 EDT.
+        let at = |s| Instant {
+            seconds: s,
+            nanoseconds: 0,
+        };
+        assert_eq!(
+            utc_offset("America/New_York", at(1_457_850_600)),
+            Ok(-5 * 3600)
+        );
+        assert_eq!(
+            utc_offset("America/New_York", at(1_457_856_000)),
+            Ok(-4 * 3600)
+        );
+        assert_eq!(utc_offset("UTC", at(0)), Ok(0));
+        assert!(
+            utc_offset("Mars/Olympus", at(0))
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
+    }
+}

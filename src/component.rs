@@ -1,0 +1,518 @@
+//! The WebAssembly boundary: generated bindings and conversions between them and the
+//! native model. Nothing here decides anything; it only translates.
+//!
+//! Conversions from the bindings validate what the WIT types cannot express (decimal text,
+//! calendar dates, instants) and turn violations into located problems, so a bad input
+//! never panics inside the component.
+
+use crate::model as m;
+use crate::plan;
+
+wit_bindgen::generate!({
+    world: "webhook-provider",
+    path: "wit",
+});
+
+use connect::webhook::config as c;
+use connect::webhook::types as t;
+use connect::webhook::zone;
+use exports::connect::webhook::provider::{self as p, Guest, GuestPlan};
+
+struct Component;
+
+export!(Component);
+
+/// The exported `plan` resource.
+struct PlanResource {
+    plan: plan::Plan,
+}
+
+/// Asks the host for offsets through the `zone` import.
+struct HostZones;
+
+impl m::Zones for HostZones {
+    fn utc_offset(&self, name: &str, at: m::Instant) -> Result<i32, String> {
+        zone::utc_offset(name, from_instant(at))
+    }
+}
+
+impl Guest for Component {
+    type Plan = PlanResource;
+
+    fn compile(
+        configuration: c::Configuration,
+        strategy: c::Strategy,
+    ) -> Result<p::Plan, Vec<t::Problem>> {
+        let config = to_configuration(configuration);
+        let strategy = to_strategy(strategy);
+        match plan::Plan::compile(config, strategy) {
+            Ok(plan) => Ok(p::Plan::new(PlanResource { plan })),
+            Err(problems) => Err(problems.into_iter().map(from_problem).collect()),
+        }
+    }
+
+    fn evaluate(
+        expression: String,
+        sample: c::Sample,
+        context: t::RenderContext,
+    ) -> Result<t::Value, t::Problem> {
+        let sample = m::Sample {
+            record: to_attributes(sample.state, "sample.state").map_err(from_problem)?,
+            prior: match sample.prior {
+                Some(a) => Some(to_attributes(a, "sample.prior").map_err(from_problem)?),
+                None => None,
+            },
+        };
+        let ctx = to_context(context, "context").map_err(from_problem)?;
+        plan::evaluate(&expression, &sample, &ctx)
+            .map(from_value)
+            .map_err(from_problem)
+    }
+
+    fn cron_preview(
+        cron: String,
+        time_zone: Option<String>,
+        after: t::Instant,
+        count: u32,
+    ) -> Result<Vec<t::Instant>, Vec<t::Problem>> {
+        let after = to_instant(after, "after").map_err(|p| vec![from_problem(p)])?;
+        plan::cron_preview(&cron, time_zone.as_deref(), after, count, &HostZones)
+            .map(|v| v.into_iter().map(from_instant).collect())
+            .map_err(|ps| ps.into_iter().map(from_problem).collect())
+    }
+}
+
+type Rendered = Result<Vec<t::HttpRequest>, t::RenderError>;
+
+fn rendered(r: Result<Vec<m::HttpRequest>, m::RenderError>) -> Rendered {
+    r.map(|v| v.into_iter().map(from_request).collect())
+        .map_err(from_render_error)
+}
+
+impl GuestPlan for PlanResource {
+    fn on_changes(&self, changes: Vec<t::RecordChange>, context: t::RenderContext) -> Rendered {
+        let ctx = to_context(context, "context").map_err(invalid)?;
+        let changes = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, ch)| to_change(ch, &format!("changes[{i}]")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        rendered(self.plan.on_changes(&changes, &ctx))
+    }
+
+    fn on_demand(
+        &self,
+        mode: t::RunMode,
+        members: Vec<t::Member>,
+        context: t::RenderContext,
+    ) -> Rendered {
+        let ctx = to_context(context, "context").map_err(invalid)?;
+        let members = to_members(members).map_err(invalid)?;
+        let mode = match mode {
+            t::RunMode::Synchronous => m::RunMode::Synchronous,
+            t::RunMode::Asynchronous => m::RunMode::Asynchronous,
+        };
+        rendered(self.plan.on_demand(mode, &members, &ctx))
+    }
+
+    fn on_schedule(
+        &self,
+        schedule: String,
+        members: Vec<t::Member>,
+        context: t::RenderContext,
+    ) -> Rendered {
+        let ctx = to_context(context, "context").map_err(invalid)?;
+        let members = to_members(members).map_err(invalid)?;
+        rendered(self.plan.on_schedule(&schedule, &members, &ctx))
+    }
+
+    fn next_fire(
+        &self,
+        schedule: String,
+        after: t::Instant,
+    ) -> Result<Option<t::Instant>, t::RenderError> {
+        let after = to_instant(after, "after").map_err(invalid)?;
+        self.plan
+            .next_fire(&schedule, after, &HostZones)
+            .map(|o| o.map(from_instant))
+            .map_err(from_render_error)
+    }
+
+    fn preview(
+        &self,
+        schedule: String,
+        after: t::Instant,
+        count: u32,
+    ) -> Result<Vec<t::Instant>, t::RenderError> {
+        let after = to_instant(after, "after").map_err(invalid)?;
+        self.plan
+            .preview(&schedule, after, count, &HostZones)
+            .map(|v| v.into_iter().map(from_instant).collect())
+            .map_err(from_render_error)
+    }
+
+    fn token_request(&self) -> Result<t::HttpRequest, t::RenderError> {
+        self.plan
+            .token_request()
+            .map(from_request)
+            .map_err(from_render_error)
+    }
+
+    fn accept_token(
+        &self,
+        status: u16,
+        body: Vec<u8>,
+        now: t::Instant,
+    ) -> Result<t::AccessToken, t::OauthError> {
+        let now = to_instant(now, "now").map_err(|p| t::OauthError {
+            status,
+            error: "invalid_request".into(),
+            description: Some(p.to_string()),
+        })?;
+        self.plan
+            .accept_token(status, &body, now)
+            .map(|a| t::AccessToken {
+                token: a.token,
+                token_type: a.token_type,
+                expires_at: a.expires_at.map(from_instant),
+                scope: a.scope,
+            })
+            .map_err(|e| t::OauthError {
+                status: e.status,
+                error: e.error,
+                description: e.description,
+            })
+    }
+
+    fn classify(&self, status: u16, headers: Vec<t::Header>, now: t::Instant) -> t::Verdict {
+        let headers: Vec<m::Header> = headers.into_iter().map(to_header).collect();
+        // An out-of-range `now` only matters for an HTTP-date Retry-After; clamp it to the
+        // epoch rather than refuse to classify.
+        let now = to_instant(now, "now").unwrap_or(m::Instant {
+            seconds: 0,
+            nanoseconds: 0,
+        });
+        match self.plan.classify(status, &headers, now) {
+            m::Verdict::Success => t::Verdict::Success,
+            m::Verdict::Retry(after) => t::Verdict::Retry(after),
+            m::Verdict::GiveUp => t::Verdict::GiveUp,
+            m::Verdict::DisableEndpoint => t::Verdict::DisableEndpoint,
+        }
+    }
+
+    fn sign(
+        &self,
+        request: t::HttpRequest,
+        now: t::Instant,
+    ) -> Result<t::HttpRequest, t::RenderError> {
+        let now = to_instant(now, "now").map_err(invalid)?;
+        self.plan
+            .sign(to_request(request), now)
+            .map(from_request)
+            .map_err(from_render_error)
+    }
+
+    fn warnings(&self) -> Vec<t::Problem> {
+        self.plan
+            .warnings()
+            .iter()
+            .cloned()
+            .map(from_problem)
+            .collect()
+    }
+}
+
+fn invalid(p: m::Problem) -> t::RenderError {
+    t::RenderError::InvalidInput(from_problem(p))
+}
+
+// ---- conversions from the bindings ----
+
+fn to_instant(i: t::Instant, path: &str) -> Result<m::Instant, m::Problem> {
+    m::Instant::new(i.seconds, i.nanoseconds).ok_or_else(|| {
+        m::Problem::error(
+            path,
+            format!(
+                "the instant {}s {}ns is outside years 1 to 9999 or has nanoseconds over 999,999,999",
+                i.seconds, i.nanoseconds
+            ),
+        )
+    })
+}
+
+fn to_value(v: t::Value, path: &str) -> Result<m::Value, m::Problem> {
+    Ok(match v {
+        t::Value::Null => m::Value::Null,
+        t::Value::Text(s) => m::Value::Text(s),
+        t::Value::Decimal(s) => {
+            m::Value::Decimal(m::Decimal::parse(&s).map_err(|e| {
+                m::Problem::error(path, format!("the decimal {s:?} is invalid: {e}"))
+            })?)
+        }
+        t::Value::Boolean(b) => m::Value::Boolean(b),
+        t::Value::Date(d) => {
+            m::Value::Date(m::Date::new(d.year, d.month, d.day).ok_or_else(|| {
+                m::Problem::error(
+                    path,
+                    format!(
+                        "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
+                        d.year, d.month, d.day
+                    ),
+                )
+            })?)
+        }
+        t::Value::Datetime(i) => m::Value::DateTime(to_instant(i, path)?),
+    })
+}
+
+fn to_attributes(attrs: Vec<t::Attribute>, path: &str) -> Result<Vec<m::Attribute>, m::Problem> {
+    attrs
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let at = format!("{path}.attributes[{i}]");
+            if a.path.is_empty() {
+                return Err(m::Problem::error(
+                    &at,
+                    "the attribute has an empty path; give at least its name",
+                ));
+            }
+            Ok(m::Attribute {
+                path: a.path,
+                value: to_value(a.value, &at)?,
+            })
+        })
+        .collect()
+}
+
+fn to_member(mem: t::Member, path: &str) -> Result<m::Member, m::Problem> {
+    Ok(m::Member {
+        code: mem.code,
+        attributes: to_attributes(mem.attributes, path)?,
+    })
+}
+
+fn to_members(members: Vec<t::Member>) -> Result<Vec<m::Member>, m::Problem> {
+    members
+        .into_iter()
+        .enumerate()
+        .map(|(i, mem)| to_member(mem, &format!("members[{i}]")))
+        .collect()
+}
+
+fn to_change(ch: t::RecordChange, path: &str) -> Result<m::RecordChange, m::Problem> {
+    Ok(m::RecordChange {
+        event_id: ch.event_id,
+        kind: match ch.kind {
+            t::ChangeKind::Added => m::ChangeKind::Added,
+            t::ChangeKind::Updated => m::ChangeKind::Updated,
+            t::ChangeKind::Deleted => m::ChangeKind::Deleted,
+        },
+        entity: ch.entity,
+        code: ch.code,
+        new_state: ch
+            .new_state
+            .map(|s| to_member(s, &format!("{path}.new-state")))
+            .transpose()?,
+        prior_state: ch
+            .prior_state
+            .map(|s| to_member(s, &format!("{path}.prior-state")))
+            .transpose()?,
+        changed_by: ch.changed_by,
+        at: to_instant(ch.at, &format!("{path}.at"))?,
+    })
+}
+
+fn to_context(ctx: t::RenderContext, path: &str) -> Result<m::RenderContext, m::Problem> {
+    Ok(m::RenderContext {
+        now: to_instant(ctx.now, &format!("{path}.now"))?,
+        access_token: ctx.access_token,
+        platform_token: ctx.platform_token,
+        id_seed: ctx.id_seed,
+    })
+}
+
+fn to_header(h: t::Header) -> m::Header {
+    m::Header {
+        name: h.name,
+        value: h.value,
+    }
+}
+
+fn to_request(r: t::HttpRequest) -> m::HttpRequest {
+    m::HttpRequest {
+        method: match r.method {
+            t::HttpMethod::Get => m::HttpMethod::Get,
+            t::HttpMethod::Post => m::HttpMethod::Post,
+        },
+        url: r.url,
+        headers: r.headers.into_iter().map(to_header).collect(),
+        body: r.body,
+        member_codes: r.member_codes,
+        delivery_id: r.delivery_id,
+    }
+}
+
+fn to_fields(fields: Vec<c::Field>) -> Vec<m::Field> {
+    fields
+        .into_iter()
+        .map(|f| m::Field {
+            key: f.key,
+            value: match f.value {
+                c::FieldValue::Text(s) => m::FieldValue::Text(s),
+                c::FieldValue::Expression(s) => m::FieldValue::Expression(s),
+            },
+        })
+        .collect()
+}
+
+fn to_configuration(cfg: c::Configuration) -> m::Configuration {
+    m::Configuration {
+        name: cfg.name,
+        webhook_url: cfg.webhook_url,
+        include_platform_token: cfg.include_platform_token,
+        oauth: m::OauthSettings {
+            token_url: cfg.oauth.token_url,
+            client_id: cfg.oauth.client_id,
+            client_secret: cfg.oauth.client_secret,
+            scope: cfg.oauth.scope,
+            client_auth: match cfg.oauth.client_auth {
+                c::ClientAuth::Basic => m::ClientAuth::Basic,
+                c::ClientAuth::Body => m::ClientAuth::Body,
+            },
+        },
+        headers: to_fields(cfg.headers),
+        query: to_fields(cfg.query),
+        signing_secrets: cfg.signing_secrets,
+        max_body_bytes: cfg.max_body_bytes,
+    }
+}
+
+fn to_trigger(tr: c::Trigger) -> m::Trigger {
+    m::Trigger {
+        enabled: tr.enabled,
+        filter: tr.filter,
+    }
+}
+
+fn to_strategy(s: c::Strategy) -> m::Strategy {
+    let r = s.run_options;
+    m::Strategy {
+        name: s.name,
+        entity: s.entity,
+        headers: to_fields(s.headers),
+        body: to_fields(s.body),
+        records: to_fields(s.records),
+        run_options: m::RunOptions {
+            run_as_user: r.run_as_user,
+            batch_size: r.batch_size,
+            sync_enabled: r.sync_enabled,
+            sync_record_limit: r.sync_record_limit,
+            async_enabled: r.async_enabled,
+            added: to_trigger(r.added),
+            updated: to_trigger(r.updated),
+            deleted: to_trigger(r.deleted),
+        },
+        schedules: s
+            .schedules
+            .into_iter()
+            .map(|sch| m::Schedule {
+                name: sch.name,
+                cron: sch.cron,
+                filter: sch.filter,
+                time_zone: sch.time_zone,
+            })
+            .collect(),
+    }
+}
+
+// ---- conversions to the bindings ----
+
+fn from_instant(i: m::Instant) -> t::Instant {
+    t::Instant {
+        seconds: i.seconds,
+        nanoseconds: i.nanoseconds,
+    }
+}
+
+fn from_value(v: m::Value) -> t::Value {
+    match v {
+        m::Value::Null => t::Value::Null,
+        m::Value::Text(s) => t::Value::Text(s),
+        m::Value::Decimal(d) => t::Value::Decimal(d.to_string()),
+        m::Value::Boolean(b) => t::Value::Boolean(b),
+        m::Value::Date(d) => t::Value::Date(t::Date {
+            year: d.year(),
+            month: d.month(),
+            day: d.day(),
+        }),
+        m::Value::DateTime(i) => t::Value::Datetime(from_instant(i)),
+    }
+}
+
+fn from_problem(p: m::Problem) -> t::Problem {
+    t::Problem {
+        path: p.path,
+        message: p.message,
+        span: p.span.map(|s| t::Span {
+            line: s.line,
+            column: s.column,
+            end_line: s.end_line,
+            end_column: s.end_column,
+        }),
+        severity: match p.severity {
+            m::Severity::Error => t::Severity::Error,
+            m::Severity::Warning => t::Severity::Warning,
+        },
+    }
+}
+
+fn from_request(r: m::HttpRequest) -> t::HttpRequest {
+    t::HttpRequest {
+        method: match r.method {
+            m::HttpMethod::Get => t::HttpMethod::Get,
+            m::HttpMethod::Post => t::HttpMethod::Post,
+        },
+        url: r.url,
+        headers: r
+            .headers
+            .into_iter()
+            .map(|h| t::Header {
+                name: h.name,
+                value: h.value,
+            })
+            .collect(),
+        body: r.body,
+        member_codes: r.member_codes,
+        delivery_id: r.delivery_id,
+    }
+}
+
+fn over(o: m::OverLimit) -> t::OverLimit {
+    t::OverLimit {
+        what: o.what,
+        limit: o.limit,
+        actual: o.actual,
+    }
+}
+
+fn from_render_error(e: m::RenderError) -> t::RenderError {
+    match e {
+        m::RenderError::Unsupported(s) => t::RenderError::Unsupported(s),
+        m::RenderError::InvalidInput(p) => t::RenderError::InvalidInput(from_problem(p)),
+        m::RenderError::Evaluation(p) => t::RenderError::Evaluation(from_problem(p)),
+        m::RenderError::SyncDisabled => t::RenderError::SyncDisabled,
+        m::RenderError::AsyncDisabled => t::RenderError::AsyncDisabled,
+        m::RenderError::SyncLimitExceeded(o) => t::RenderError::SyncLimitExceeded(over(o)),
+        m::RenderError::RecordTooLarge { code, size, limit } => {
+            t::RenderError::RecordTooLarge(t::RecordTooLarge { code, size, limit })
+        }
+        m::RenderError::LimitExceeded(o) => t::RenderError::LimitExceeded(over(o)),
+        m::RenderError::MissingAccessToken => t::RenderError::MissingAccessToken,
+        m::RenderError::MissingPlatformToken => t::RenderError::MissingPlatformToken,
+        m::RenderError::OauthNotConfigured => t::RenderError::OauthNotConfigured,
+        m::RenderError::UnknownSchedule(s) => t::RenderError::UnknownSchedule(s),
+        m::RenderError::TimeZone(s) => t::RenderError::TimeZone(s),
+    }
+}

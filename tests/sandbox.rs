@@ -1,0 +1,211 @@
+//! End-to-end: the built component loads into the reference host's sandbox, and every
+//! sandbox limit is tested both ways (obeyed and violated).
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use host_test::bindings as b;
+use host_test::{HostError, Limits, Runtime, json};
+
+/// One compiled component for the whole test binary: compiling costs far more than
+/// instantiating, and limits are per instance.
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(Limits::default()).expect("the component loads"))
+}
+
+fn examples() -> (b::Configuration, b::Strategy) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    (
+        json::read_configuration(&root.join("examples/customer.config.json")).unwrap(),
+        json::read_strategy(&root.join("examples/customer.strategy.json")).unwrap(),
+    )
+}
+
+fn compile_with(limits: Limits) -> Result<(), HostError> {
+    let (config, strategy) = examples();
+    runtime()
+        .instantiate_with(limits)?
+        .compile(&config, &strategy)
+        .map(|_| ())
+}
+
+#[test]
+fn the_component_imports_only_allowed_interfaces() {
+    let rt = runtime();
+    let bytes = std::fs::read(host_test::COMPONENT_WASM).unwrap();
+    let component = host_test::wasmtime::component::Component::new(rt.engine(), &bytes).unwrap();
+    host_test::runtime::check_imports(rt.engine(), &component).unwrap();
+    let names: Vec<String> = component
+        .component_type()
+        .imports(rt.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("connect:webhook/")),
+        "{names:?}"
+    );
+    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http"] {
+        assert!(
+            !names.iter().any(|n| n.starts_with(forbidden)),
+            "{forbidden} in {names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_component_importing_sockets_is_refused_at_load() {
+    let wat = r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#;
+    match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {
+        Err(HostError::ImportNotAllowed(name)) => assert_eq!(name, "wasi:sockets/tcp@0.2.0"),
+        Err(other) => panic!("expected ImportNotAllowed, got {other}"),
+        Ok(_) => panic!("a socket import was accepted"),
+    }
+}
+
+#[test]
+fn fuel_budget_obeyed_and_violated() {
+    compile_with(Limits::default()).unwrap();
+    match compile_with(Limits {
+        fuel: 1_000,
+        ..Limits::default()
+    }) {
+        Err(HostError::OutOfFuel { fuel: 1_000 }) => {}
+        other => panic!("expected OutOfFuel, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn deadline_obeyed_and_violated() {
+    compile_with(Limits {
+        deadline: Duration::from_secs(5),
+        ..Limits::default()
+    })
+    .unwrap();
+    // A zero deadline is already reached when the call starts: the first epoch check traps.
+    match compile_with(Limits {
+        deadline: Duration::ZERO,
+        ..Limits::default()
+    }) {
+        Err(HostError::Deadline { limit }) => assert_eq!(limit, Duration::ZERO),
+        other => panic!("expected Deadline, got {:?}", other.err()),
+    }
+}
+
+/// A strategy whose Records mapping carries `bytes` of text: lowering it makes the guest
+/// allocate that much.
+fn heavy_strategy(bytes: usize) -> (b::Configuration, b::Strategy) {
+    let (config, mut strategy) = examples();
+    strategy.records.push(b::Field {
+        key: "Padding".into(),
+        value: b::FieldValue::Text("x".repeat(bytes)),
+    });
+    (config, strategy)
+}
+
+#[test]
+fn memory_cap_obeyed_and_violated() {
+    let (config, strategy) = heavy_strategy(6 * 1024 * 1024);
+    let limits = |mib: usize| Limits {
+        memory_bytes: mib * 1024 * 1024,
+        ..Limits::default()
+    };
+    runtime()
+        .instantiate_with(limits(64))
+        .unwrap()
+        .compile(&config, &strategy)
+        .map(|_| ())
+        .unwrap();
+    let err = runtime()
+        .instantiate_with(limits(4))
+        .unwrap()
+        .compile(&config, &strategy)
+        .err()
+        .expect("a 6 MiB input cannot fit in a 4 MiB memory");
+    assert!(
+        matches!(err, HostError::MemoryLimit { limit } if limit == 4 * 1024 * 1024),
+        "expected MemoryLimit, got {err}"
+    );
+}
+
+#[test]
+fn input_cap_obeyed_and_violated() {
+    let (config, strategy) = heavy_strategy(100_000);
+    let limits = |max: usize| Limits {
+        max_input_bytes: max,
+        ..Limits::default()
+    };
+    let run = |max| {
+        runtime()
+            .instantiate_with(limits(max))
+            .unwrap()
+            .compile(&config, &strategy)
+            .map(|_| ())
+    };
+    run(200_000).unwrap();
+    match run(50_000) {
+        Err(HostError::InputTooLarge {
+            size,
+            limit: 50_000,
+        }) => assert!(size > 100_000),
+        other => panic!("expected InputTooLarge, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn a_trapped_instance_is_poisoned_not_reused() {
+    let (config, strategy) = examples();
+    let mut instance = runtime()
+        .instantiate_with(Limits {
+            fuel: 1_000,
+            ..Limits::default()
+        })
+        .unwrap();
+    let sample = b::Sample {
+        state: vec![],
+        prior: None,
+    };
+    let ctx = b::RenderContext {
+        now: b::Instant {
+            seconds: 0,
+            nanoseconds: 0,
+        },
+        access_token: None,
+        platform_token: None,
+        id_seed: 0,
+    };
+    assert!(matches!(
+        instance.evaluate("1", &sample, &ctx),
+        Err(HostError::OutOfFuel { .. })
+    ));
+    assert!(matches!(
+        instance.evaluate("1", &sample, &ctx),
+        Err(HostError::Poisoned)
+    ));
+    assert!(matches!(
+        instance.compile(&config, &strategy),
+        Err(HostError::Poisoned)
+    ));
+}
+
+#[test]
+fn compile_reports_every_problem_with_its_path() {
+    let (mut config, mut strategy) = examples();
+    config.webhook_url = "ftp://nowhere".into();
+    strategy.run_options.batch_size = 0;
+    strategy.records.push(strategy.records[0].clone());
+    match runtime().session(&config, &strategy) {
+        Err(HostError::Invalid(problems)) => {
+            let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+            assert_eq!(
+                paths,
+                [
+                    "configuration.webhook-url",
+                    "strategy.records[9].key",
+                    "strategy.run-options.batch-size"
+                ]
+            );
+        }
+        other => panic!("expected problems, got {:?}", other.err()),
+    }
+}
