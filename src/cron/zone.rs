@@ -8,6 +8,8 @@
 //! rare historical cases, where the answer is still a real instant, just not always the
 //! right one.
 
+use std::cell::Cell;
+
 use crate::model::{Instant, Zones};
 
 use super::MAX_SEARCH_YEARS;
@@ -22,10 +24,18 @@ const FIRST_SECOND: i64 = -62_135_596_800;
 /// Seconds since the epoch of 9999-12-31T23:59:59Z, the last instant.
 const LAST_SECOND: i64 = 253_402_300_799;
 
-/// A zone by name, with the host that answers for it.
+/// How many recent host answers a [`Zone`] remembers. Consecutive fire times probe the
+/// same instants (the local time of one fire is where the search for the next starts), so
+/// a few remembered answers save about half of the host questions of a preview.
+const REMEMBERED: usize = 8;
+
+/// A zone by name, with the host that answers for it and its recent answers (an offset
+/// at an instant never changes within one call).
 pub(crate) struct Zone<'a> {
     name: &'a str,
     zones: &'a dyn Zones,
+    recent: Cell<[Option<(i64, i64)>; REMEMBERED]>,
+    next_slot: Cell<usize>,
 }
 
 /// The instants of a local wall time.
@@ -42,7 +52,12 @@ enum Resolved {
 impl<'a> Zone<'a> {
     /// The zone `name`, asking `zones`.
     pub(crate) fn new(name: &'a str, zones: &'a dyn Zones) -> Zone<'a> {
-        Zone { name, zones }
+        Zone {
+            name,
+            zones,
+            recent: Cell::new([None; REMEMBERED]),
+            next_slot: Cell::new(0),
+        }
     }
 
     /// The offset at second `at` (clamped to the instants that exist), checked.
@@ -51,6 +66,10 @@ impl<'a> Zone<'a> {
             seconds: at.clamp(FIRST_SECOND, LAST_SECOND),
             nanoseconds: 0,
         };
+        let mut recent = self.recent.get();
+        if let Some((_, offset)) = recent.iter().flatten().find(|(s, _)| *s == at.seconds) {
+            return Ok(*offset);
+        }
         let offset = i64::from(self.zones.utc_offset(self.name, at)?);
         if offset.abs() > MAX_OFFSET {
             return Err(format!(
@@ -59,6 +78,10 @@ impl<'a> Zone<'a> {
                 at.to_rfc3339()
             ));
         }
+        let slot = self.next_slot.get() % REMEMBERED;
+        recent[slot] = Some((at.seconds, offset));
+        self.recent.set(recent);
+        self.next_slot.set(slot + 1);
         Ok(offset)
     }
 
