@@ -777,3 +777,89 @@ proptest! {
         }
     }
 }
+
+/// Instants near real offset changes (gaps and folds of 1 hour, 30 minutes and a day).
+const TRANSITIONS: [(&str, &str); 9] = [
+    ("America/New_York", "2016-03-13T07:00:00Z"),
+    ("America/New_York", "2016-11-06T06:00:00Z"),
+    ("Europe/London", "2026-03-29T01:00:00Z"),
+    ("Europe/London", "2026-10-25T01:00:00Z"),
+    ("Europe/Paris", "2024-10-27T01:00:00Z"),
+    ("Australia/Sydney", "2024-04-06T16:00:00Z"),
+    ("Australia/Sydney", "2024-10-05T16:00:00Z"),
+    ("Australia/Lord_Howe", "2024-04-06T15:00:00Z"),
+    ("Pacific/Apia", "2011-12-30T10:00:00Z"),
+];
+
+/// 5-field expressions that often fire in the hours where clocks change.
+fn early_hours_expression() -> impl Strategy<Value = String> {
+    let hour = prop_oneof![
+        proptest::sample::select(&["*", "1", "2", "3", "0-3", "1-2/1", "*/2", "2,3", "0,1"][..])
+            .prop_map(str::to_string),
+        field_text(0, 23, &[]),
+    ];
+    let day = proptest::sample::select(&["*", "*", "*", "1-31/2", "L", "5-7"][..]);
+    (field_text(0, 59, &[]), hour, day)
+        .prop_map(|(minute, hour, day)| format!("{minute} {hour} {day} * *"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Across real gaps and folds, checked minute by minute against chrono-tz's own
+    /// local-time resolution: no fire is missed, none is made up, a fixed-time job never
+    /// fires in a fold's second pass, and a skipped time fires right after the gap.
+    #[test]
+    fn dst_fires_agree_with_a_minute_by_minute_scan(
+        expr in early_hours_expression(),
+        which in 0..TRANSITIONS.len(),
+        before_minutes in 0i64..(26 * 60),
+    ) {
+        let Ok((c, _)) = parse(&expr) else { return Ok(()); };
+        // Cronos' rule, read from the text rather than from the engine.
+        let interval = expr
+            .split_whitespace()
+            .take(2)
+            .any(|f| f.contains(['*', '?', '-', '/']));
+        let (zone, change) = TRANSITIONS[which];
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let off = |s: i64| i64::from(Tzdb.utc_offset(zone, Instant { seconds: s, nanoseconds: 0 }).unwrap());
+        let second_pass = |s: i64| {
+            let local = chrono::DateTime::from_timestamp(s + off(s), 0).unwrap().naive_utc();
+            matches!(tz.from_local_datetime(&local), chrono::LocalResult::Ambiguous(_, b) if b.timestamp() == s)
+        };
+        let from = at(change, "UTC").seconds - before_minutes * 60;
+        let window_end = from + 2 * engine::DAY;
+        let mut prev = from;
+        while prev < window_end {
+            let got = c.next_after(Instant { seconds: prev, nanoseconds: 0 }, zone, &Tzdb).unwrap();
+            let got = got.map(|g| g.seconds).unwrap_or(i64::MAX);
+            prop_assert!(got > prev);
+            // Nothing matching was skipped before the fire (or the end of the window).
+            let mut u = prev - prev.rem_euclid(60) + 60;
+            while u < got.min(window_end) {
+                let local_matches = matches(&c.spec, u + off(u));
+                prop_assert!(
+                    !local_matches || (second_pass(u) && !interval),
+                    "{expr} in {zone} after {prev}: missed {u}, fired {got}"
+                );
+                u += 60;
+            }
+            if got >= window_end {
+                break;
+            }
+            let local = got + off(got);
+            if matches(&c.spec, local) {
+                prop_assert!(!second_pass(got) || interval,
+                    "{expr} in {zone}: a fixed job fired in a second pass at {got}");
+            } else {
+                // Only a time skipped by the gap that ends at `got` may fire there.
+                let gap_start = got - 1 + off(got - 1) + 1;
+                prop_assert!(gap_start < local, "{expr} in {zone}: {got} matches nothing");
+                let skipped = (gap_start..local).step_by(60).any(|l| matches(&c.spec, l));
+                prop_assert!(skipped, "{expr} in {zone}: {got} fires for no skipped time");
+            }
+            prev = got;
+        }
+    }
+}
