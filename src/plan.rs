@@ -139,15 +139,40 @@ pub fn evaluate(
 }
 
 /// Validate a cron text and preview its next fire times.
+///
+/// Problems in the text are at path `cron` (with their spans), an unknown zone at
+/// `time-zone`, a count over [`crate::cron::MAX_PREVIEW`] at `count`. The zone defaults
+/// to UTC.
 pub fn cron_preview(
-    _cron: &str,
-    _time_zone: Option<&str>,
-    _after: Instant,
-    _count: u32,
-    _zones: &dyn Zones,
+    cron: &str,
+    time_zone: Option<&str>,
+    after: Instant,
+    count: u32,
+    zones: &dyn Zones,
 ) -> Result<Vec<Instant>, Vec<Problem>> {
-    Err(vec![Problem::error(
-        "cron",
-        "cron previews are not supported by this version of the component",
-    )])
+    let (schedule, _warnings) = crate::cron::parse(cron).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| Problem {
+                path: "cron".into(),
+                ..p
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let zone = time_zone.unwrap_or("UTC");
+    zones
+        .utc_offset(zone, after)
+        .map_err(|m| vec![Problem::error("time-zone", m)])?;
+    if count > crate::cron::MAX_PREVIEW {
+        return Err(vec![Problem::error(
+            "count",
+            format!(
+                "a preview lists at most {} fire times; {count} were asked for",
+                crate::cron::MAX_PREVIEW
+            ),
+        )]);
+    }
+    schedule
+        .preview(after, count, zone, zones)
+        .map_err(|m| vec![Problem::error("time-zone", m)])
 }
