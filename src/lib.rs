@@ -8,6 +8,7 @@
 //! compiled configuration + strategy.
 #![deny(missing_docs)]
 
+pub mod expr;
 pub mod limits;
 pub mod model;
 pub mod plan;
