@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
-use super::check::{Kind, Node};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::check::{AttrRef, Kind, Node};
 use super::func::{self, Func, MAX_FIXED_ARGS};
 use super::lex::{Op, clip};
 use super::parse::join;
@@ -105,7 +107,7 @@ fn err(message: impl Into<String>, span: Span) -> EvalError {
 pub(crate) fn eval<'v>(node: &'v Node, cx: &Cx<'_, 'v>) -> Result<Val<'v>, EvalError> {
     match &node.kind {
         Kind::Const(v) => Ok(Val::of(v)),
-        Kind::Attr(path) => Ok(lookup(cx.scope.record, path).map_or(Val::Null, Val::of)),
+        Kind::Attr(attr) => Ok(find(cx.scope.record, attr).map_or(Val::Null, Val::of)),
         Kind::Now => Ok(Val::DateTime(cx.scope.now)),
         Kind::Today => Date::from_days_since_epoch(cx.scope.now.seconds.div_euclid(86_400))
             .map(Val::Date)
@@ -180,31 +182,47 @@ fn any_equal<'v>(v: &Val<'_>, items: &'v [Node], cx: &Cx<'_, 'v>) -> Result<bool
     Ok(false)
 }
 
-/// The attribute at `path`: exact names first, then names in any ASCII letter case; a path
-/// naming a related entity (`[Class]`) gives that entity's code (`[Class].[Code]`).
-pub(crate) fn lookup<'r>(attrs: &'r [Attribute], path: &[Box<str>]) -> Option<&'r Value> {
-    fn find<'r>(
+/// The attribute `attr` refers to, trying its hinted position first (see
+/// [`AttrRef::hint`]) and remembering where it was found.
+pub(crate) fn find<'r>(attrs: &'r [Attribute], attr: &AttrRef) -> Option<&'r Value> {
+    let hint = attr.hint.load(Relaxed);
+    if let Some(a) = attrs.get(hint)
+        && a.path.len() == attr.path.len()
+        && a.path.iter().zip(attr.path.iter()).all(|(x, y)| x == &**y)
+    {
+        return Some(&a.value);
+    }
+    let (i, value) = lookup(attrs, &attr.path)?;
+    attr.hint.store(i, Relaxed);
+    Some(value)
+}
+
+/// The attribute at `path` and its position: exact names first, then names in any ASCII
+/// letter case; a path naming a related entity (`[Class]`) gives that entity's code
+/// (`[Class].[Code]`).
+pub(crate) fn lookup<'r>(attrs: &'r [Attribute], path: &[Box<str>]) -> Option<(usize, &'r Value)> {
+    fn scan<'r>(
         attrs: &'r [Attribute],
         path: &[Box<str>],
         code: bool,
         same: fn(&str, &str) -> bool,
-    ) -> Option<&'r Value> {
+    ) -> Option<(usize, &'r Value)> {
         let len = path.len() + usize::from(code);
         attrs
             .iter()
-            .find(|a| {
+            .position(|a| {
                 a.path.len() == len
                     && a.path.iter().zip(path).all(|(x, y)| same(x, y))
                     && (!code || a.path.last().is_some_and(|l| same(l, "Code")))
             })
-            .map(|a| &a.value)
+            .and_then(|i| Some((i, &attrs.get(i)?.value)))
     }
     let exact: fn(&str, &str) -> bool = |a, b| a == b;
     let any_case: fn(&str, &str) -> bool = |a, b| a.eq_ignore_ascii_case(b);
-    find(attrs, path, false, exact)
-        .or_else(|| find(attrs, path, false, any_case))
-        .or_else(|| find(attrs, path, true, exact))
-        .or_else(|| find(attrs, path, true, any_case))
+    scan(attrs, path, false, exact)
+        .or_else(|| scan(attrs, path, false, any_case))
+        .or_else(|| scan(attrs, path, true, exact))
+        .or_else(|| scan(attrs, path, true, any_case))
 }
 
 /// A condition's truth: `Some` for TRUE/FALSE, `None` for NULL, an error otherwise.
@@ -580,18 +598,16 @@ fn prior_state<'v>(
             ))
         };
     };
-    let path = |i: usize| -> Result<&'v [Box<str>], EvalError> {
+    let path = |i: usize| -> Result<&'v AttrRef, EvalError> {
         match &arg(args, i, span)?.kind {
-            Kind::Attr(p) => Ok(p),
+            Kind::Attr(a) => Ok(a),
             _ => Err(err(
                 "an attribute reference was expected (an internal error)",
                 span,
             )),
         }
     };
-    let read = |attrs: &'v [crate::model::Attribute], p: &[Box<str>]| {
-        lookup(attrs, p).unwrap_or(&Value::Null)
-    };
+    let read = |attrs: &'v [Attribute], a: &AttrRef| find(attrs, a).unwrap_or(&Value::Null);
     let record: &'v [Attribute] = cx.scope.record;
     let prior: &'v [Attribute] = prior;
     match func {

@@ -525,7 +525,7 @@ pub(crate) fn apply<'v>(
             let Some(count) = count(take(1), name, "count", at(1))? else {
                 return Ok(Val::Null);
             };
-            let len = text.chars().count();
+            let len = char_count(&text);
             let keep = count.min(len);
             if func == Func::Left {
                 Val::Text(chars(text, 0, keep))
@@ -543,7 +543,7 @@ pub(crate) fn apply<'v>(
             let Some(start) = count(take(1), name, "start", at(1))? else {
                 return Ok(Val::Null);
             };
-            let len = text.chars().count();
+            let len = char_count(&text);
             let start = start.min(len);
             let end = if given > 2 {
                 let Some(n) = count(take(2), name, "length", at(2))? else {
@@ -704,11 +704,27 @@ fn text_or_empty<'a>(v: &'a Val<'_>) -> Cow<'a, str> {
 
 /// The characters `start..end` (character indexes) of `text`, borrowing when it borrows.
 fn chars(text: Cow<'_, str>, start: usize, end: usize) -> Cow<'_, str> {
-    let byte = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(i, _)| i);
+    let ascii = text.is_ascii();
+    let byte = |n: usize| {
+        if ascii {
+            n.min(text.len())
+        } else {
+            text.char_indices().nth(n).map_or(text.len(), |(i, _)| i)
+        }
+    };
     let (a, b) = (byte(start), byte(end.max(start)));
     match text {
         Cow::Borrowed(s) => Cow::Borrowed(s.get(a..b).unwrap_or("")),
         Cow::Owned(s) => Cow::Owned(s.get(a..b).unwrap_or("").to_string()),
+    }
+}
+
+/// The number of characters in `text` (its length in bytes when it is ASCII).
+fn char_count(text: &str) -> usize {
+    if text.is_ascii() {
+        text.len()
+    } else {
+        text.chars().count()
     }
 }
 

@@ -815,3 +815,24 @@ fn pattern_steps_limit_obeyed_and_violated_through_the_language() {
         .unwrap_err();
     assert!(err.message.contains("steps"), "{}", err.message);
 }
+
+#[test]
+fn remembered_attribute_positions_never_change_answers() {
+    let a = |name: &str, v: &str| Attribute {
+        path: vec![name.into()],
+        value: Value::Text(v.into()),
+    };
+    let first = vec![a("Code", "1"), a("Status", "Active")];
+    let reordered = vec![a("Status", "Draft"), a("Code", "2")];
+    let missing = vec![a("Code", "3")];
+    let other_case = vec![a("status", "active"), a("Code", "4")];
+    let e = compile("[Status] & '/' & [Code]", Usage::Record).unwrap();
+    let now = at("2024-01-01T00:00:00Z");
+    let run = |r: &[Attribute]| e.eval(&Scope::new(r, None, now, 0)).unwrap().to_string();
+    for _ in 0..2 {
+        assert_eq!(run(&first), "Active/1");
+        assert_eq!(run(&reordered), "Draft/2");
+        assert_eq!(run(&missing), "/3");
+        assert_eq!(run(&other_case), "active/4");
+    }
+}
