@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod cron;
+pub mod expr;
 pub mod limits;
 pub mod model;
 pub mod plan;

@@ -143,6 +143,112 @@ impl Decimal {
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0
     }
+
+    /// `self + other`, exact, or `None` when the result does not fit.
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        let (a, b, scale) = self.normalized().aligned(other.normalized())?;
+        Some(Decimal::fitted(a.checked_add(b)?, scale)?.normalized())
+    }
+
+    /// `self - other`, exact, or `None` when the result does not fit.
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        self.checked_add(other.checked_neg()?)
+    }
+
+    /// `-self`, or `None` for the one mantissa whose negation does not fit.
+    pub fn checked_neg(self) -> Option<Decimal> {
+        Some(Decimal {
+            mantissa: self.mantissa.checked_neg()?,
+            scale: self.scale,
+        })
+    }
+
+    /// `self * other`. Exact when the product has at most [`MAX_DECIMAL_SCALE`] digits
+    /// after the point; otherwise rounded there, half away from zero (as .NET's decimal
+    /// does). `None` when the product does not fit.
+    pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
+        let (a, b) = (self.normalized(), other.normalized());
+        let mantissa = a.mantissa.checked_mul(b.mantissa)?;
+        Decimal::fitted(mantissa, a.scale + b.scale).map(Decimal::normalized)
+    }
+
+    /// `self / other`, or `None` when `other` is zero or the quotient does not fit.
+    ///
+    /// Exact when the quotient terminates within [`MAX_DECIMAL_SCALE`] digits after the
+    /// point (`1 / 8` is `0.125`); otherwise rounded there, half away from zero
+    /// (`2 / 3` is `0.6666666666666666666666666667`).
+    pub fn checked_div(self, other: Decimal) -> Option<Decimal> {
+        if other.is_zero() {
+            return None;
+        }
+        let (a, b, _) = self.normalized().aligned(other.normalized())?;
+        let negative = (a < 0) != (b < 0);
+        let (n, d) = (a.unsigned_abs(), b.unsigned_abs());
+        let mut quotient = n / d;
+        let mut rest = n % d;
+        let mut scale = 0u32;
+        let limit = i128::MAX as u128;
+        // Long division, one digit after the point at a time, while digits fit.
+        while rest != 0 && scale < MAX_DECIMAL_SCALE {
+            let (Some(r10), Some(q10)) = (rest.checked_mul(10), quotient.checked_mul(10)) else {
+                break;
+            };
+            let Some(next) = q10.checked_add(r10 / d).filter(|n| *n <= limit) else {
+                break;
+            };
+            quotient = next;
+            rest = r10 % d;
+            scale += 1;
+        }
+        // Round half away from zero on what is left: rest / d >= 1/2.
+        if rest != 0 && rest >= d - rest {
+            quotient = quotient.checked_add(1)?;
+        }
+        if quotient > limit {
+            return None;
+        }
+        let mantissa = quotient as i128;
+        Some(
+            Decimal {
+                mantissa: if negative { -mantissa } else { mantissa },
+                scale,
+            }
+            .normalized(),
+        )
+    }
+
+    /// The value as an `i64` when it is a whole number that fits, else `None`.
+    pub fn to_i64(&self) -> Option<i64> {
+        let d = self.normalized();
+        if d.scale != 0 {
+            return None;
+        }
+        i64::try_from(d.mantissa).ok()
+    }
+
+    /// `mantissa / 10^scale` brought within [`MAX_DECIMAL_SCALE`] by rounding half away
+    /// from zero, or `None` when even that does not fit.
+    fn fitted(mantissa: i128, scale: u32) -> Option<Decimal> {
+        if scale <= MAX_DECIMAL_SCALE {
+            return Some(Decimal { mantissa, scale });
+        }
+        let drop = scale - MAX_DECIMAL_SCALE;
+        // 10^38 is the largest power of ten in an i128; dropping more digits leaves zero.
+        let Some(divisor) = 10i128.checked_pow(drop) else {
+            return Some(Decimal::ZERO);
+        };
+        let (q, r) = (mantissa / divisor, mantissa % divisor);
+        let up = r.unsigned_abs() >= divisor.unsigned_abs() - r.unsigned_abs();
+        let q = if up {
+            q.checked_add(mantissa.signum())?
+        } else {
+            q
+        };
+        Some(Decimal {
+            mantissa: q,
+            scale: MAX_DECIMAL_SCALE,
+        })
+    }
 }
 
 impl PartialEq for Decimal {
@@ -481,6 +587,67 @@ mod tests {
         );
         assert!(Decimal::parse("2294.99").unwrap() > Decimal::parse("100").unwrap());
         assert!(Decimal::parse("-1").unwrap() < Decimal::parse("0.1").unwrap());
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::parse(s).unwrap()
+    }
+
+    #[test]
+    fn decimal_arithmetic_is_exact() {
+        assert_eq!(
+            dec("2294.99")
+                .checked_sub(dec("1251.98"))
+                .unwrap()
+                .to_string(),
+            "1043.01"
+        );
+        assert_eq!(
+            dec("0.1").checked_add(dec("0.2")).unwrap().to_string(),
+            "0.3"
+        );
+        assert_eq!(
+            dec("1.5").checked_mul(dec("-2.5")).unwrap().to_string(),
+            "-3.75"
+        );
+        assert_eq!(dec("1").checked_div(dec("8")).unwrap().to_string(), "0.125");
+        assert_eq!(
+            dec("10").checked_div(dec("0.25")).unwrap().to_string(),
+            "40"
+        );
+        assert_eq!(
+            dec("2").checked_div(dec("3")).unwrap().to_string(),
+            "0.6666666666666666666666666667"
+        );
+        assert_eq!(
+            dec("-1").checked_div(dec("3")).unwrap().to_string(),
+            "-0.3333333333333333333333333333"
+        );
+    }
+
+    #[test]
+    fn decimal_arithmetic_reports_overflow_and_division_by_zero() {
+        let big = Decimal::new(i128::MAX, 0).unwrap();
+        assert_eq!(big.checked_add(dec("1")), None);
+        assert_eq!(big.checked_mul(dec("2")), None);
+        assert_eq!(Decimal::new(i128::MIN, 0).unwrap().checked_neg(), None);
+        assert_eq!(dec("1").checked_div(Decimal::ZERO), None);
+        assert_eq!(big.checked_div(dec("0.1")), None);
+        // A product with more than 28 digits after the point is rounded, not refused.
+        let tiny = dec("0.0000000000000000000000000001");
+        assert_eq!(
+            tiny.checked_mul(dec("0.5")).unwrap().to_string(),
+            "0.0000000000000000000000000001"
+        );
+        assert_eq!(tiny.checked_mul(dec("0.4")).unwrap().to_string(), "0");
+    }
+
+    #[test]
+    fn decimals_convert_to_whole_numbers_only_when_whole() {
+        assert_eq!(dec("42.000").to_i64(), Some(42));
+        assert_eq!(dec("-7").to_i64(), Some(-7));
+        assert_eq!(dec("2.5").to_i64(), None);
+        assert_eq!(Decimal::new(i128::MAX, 0).unwrap().to_i64(), None);
     }
 
     #[test]

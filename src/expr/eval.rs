@@ -1,0 +1,643 @@
+//! Evaluates a checked tree over one record. Values borrow text from the record and the
+//! tree where they can ([`Cow`]), so a typical filter allocates nothing per record.
+//!
+//! The rules (NULL, letter case, mixed types) are documented on the [`super`] module.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::check::{AttrRef, Kind, Node};
+use super::func::{self, Func, MAX_FIXED_ARGS};
+use super::lex::{Op, clip};
+use super::parse::join;
+use super::{EvalError, MAX_TEXT_BYTES, Scope, Usage};
+use crate::model::{Attribute, Span};
+use crate::value::{Date, Decimal, Instant, Value};
+
+/// A value during evaluation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) enum Val<'v> {
+    /// NULL.
+    #[default]
+    Null,
+    /// Text, borrowed from the record or the expression when it can be.
+    Text(Cow<'v, str>),
+    /// A number.
+    Num(Decimal),
+    /// TRUE or FALSE.
+    Bool(bool),
+    /// A date.
+    Date(Date),
+    /// A date and time.
+    DateTime(Instant),
+}
+
+impl<'v> Val<'v> {
+    /// A borrowed view of a stored value.
+    pub(crate) fn of(v: &'v Value) -> Val<'v> {
+        match v {
+            Value::Null => Val::Null,
+            Value::Text(t) => Val::Text(Cow::Borrowed(t)),
+            Value::Decimal(d) => Val::Num(*d),
+            Value::Boolean(b) => Val::Bool(*b),
+            Value::Date(d) => Val::Date(*d),
+            Value::DateTime(i) => Val::DateTime(*i),
+        }
+    }
+
+    /// The owned value.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Text(t) => Value::Text(t.into_owned()),
+            Val::Num(d) => Value::Decimal(d),
+            Val::Bool(b) => Value::Boolean(b),
+            Val::Date(d) => Value::Date(d),
+            Val::DateTime(i) => Value::DateTime(i),
+        }
+    }
+
+    /// The value as a user would name it: `the number 5`, `the text "abc"`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Val::Null => "NULL".into(),
+            Val::Text(t) => format!("the text \"{}\"", clip(t)),
+            Val::Num(n) => format!("the number {n}"),
+            Val::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).into(),
+            Val::Date(d) => format!("the date {d}"),
+            Val::DateTime(i) => format!("the date and time {}", i.to_rfc3339()),
+        }
+    }
+}
+
+impl fmt::Display for Val<'_> {
+    /// The text form: numbers exactly, dates `YYYY-MM-DD`, datetimes RFC 3339 UTC,
+    /// booleans `TRUE`/`FALSE`, NULL as nothing.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Val::Null => Ok(()),
+            Val::Text(t) => f.write_str(t),
+            Val::Num(n) => write!(f, "{n}"),
+            Val::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
+            Val::Date(d) => write!(f, "{d}"),
+            Val::DateTime(i) => f.write_str(&i.to_rfc3339()),
+        }
+    }
+}
+
+/// What evaluation reads besides the tree.
+pub(crate) struct Cx<'s, 'v> {
+    /// The record, prior state, time and id seed.
+    pub(crate) scope: &'s Scope<'v>,
+    /// Where the expression is used (decides what a missing prior state means).
+    pub(crate) usage: Usage,
+}
+
+fn err(message: impl Into<String>, span: Span) -> EvalError {
+    EvalError {
+        message: message.into(),
+        span,
+    }
+}
+
+/// Evaluate `node`.
+pub(crate) fn eval<'v>(node: &'v Node, cx: &Cx<'_, 'v>) -> Result<Val<'v>, EvalError> {
+    match &node.kind {
+        Kind::Const(v) => Ok(Val::of(v)),
+        Kind::Attr(attr) => Ok(find(cx.scope.record, attr).map_or(Val::Null, Val::of)),
+        Kind::Now => Ok(Val::DateTime(cx.scope.now)),
+        Kind::Today => Date::from_days_since_epoch(cx.scope.now.seconds.div_euclid(86_400))
+            .map(Val::Date)
+            .ok_or_else(|| {
+                err(
+                    "TODAY: the current time is outside years 1 to 9999",
+                    node.span,
+                )
+            }),
+        Kind::NewGuid => Ok(Val::Text(Cow::Owned(cx.scope.next_guid()))),
+        Kind::Keyword(_) | Kind::List(_) => Err(err(
+            "a keyword or list cannot stand for a value here (an internal error)",
+            node.span,
+        )),
+        Kind::Neg(x) => match number(eval(x, cx)?, "'-' (minus)", x.span)? {
+            None => Ok(Val::Null),
+            Some(n) => n
+                .checked_neg()
+                .map(Val::Num)
+                .ok_or_else(|| err("the number is too large to negate", node.span)),
+        },
+        Kind::Chain { first, rest } => {
+            let mut acc = eval(first, cx)?;
+            for (op, _, right) in rest.iter() {
+                let r = eval(right, cx)?;
+                acc = binary(*op, acc, r, join(first.span, right.span))?;
+            }
+            Ok(acc)
+        }
+        Kind::And(items) => {
+            let mut unknown = false;
+            for item in items.iter() {
+                match truth(eval(item, cx)?, "AND", item.span)? {
+                    Some(false) => return Ok(Val::Bool(false)),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            Ok(if unknown { Val::Null } else { Val::Bool(true) })
+        }
+        Kind::Or(items) => {
+            let mut unknown = false;
+            for item in items.iter() {
+                match truth(eval(item, cx)?, "OR", item.span)? {
+                    Some(true) => return Ok(Val::Bool(true)),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            Ok(if unknown { Val::Null } else { Val::Bool(false) })
+        }
+        Kind::In {
+            value,
+            items,
+            negated,
+        } => {
+            let v = eval(value, cx)?;
+            let found = any_equal(&v, items, cx)?;
+            Ok(Val::Bool(found != *negated))
+        }
+        Kind::Call { func, args } => call(*func, args, node.span, cx),
+    }
+}
+
+/// Whether `v` equals any of `items` by the `=` rules.
+fn any_equal<'v>(v: &Val<'_>, items: &'v [Node], cx: &Cx<'_, 'v>) -> Result<bool, EvalError> {
+    for item in items {
+        if equal(v, &eval(item, cx)?) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The attribute `attr` refers to, trying its hinted position first (see
+/// [`AttrRef::hint`]) and remembering where it was found.
+pub(crate) fn find<'r>(attrs: &'r [Attribute], attr: &AttrRef) -> Option<&'r Value> {
+    let hint = attr.hint.load(Relaxed);
+    if let Some(a) = attrs.get(hint)
+        && a.path.len() == attr.path.len()
+        && a.path.iter().zip(attr.path.iter()).all(|(x, y)| x == &**y)
+    {
+        return Some(&a.value);
+    }
+    let (i, value) = lookup(attrs, &attr.path)?;
+    attr.hint.store(i, Relaxed);
+    Some(value)
+}
+
+/// The attribute at `path` and its position: exact names first, then names in any ASCII
+/// letter case; a path naming a related entity (`[Class]`) gives that entity's code
+/// (`[Class].[Code]`).
+pub(crate) fn lookup<'r>(attrs: &'r [Attribute], path: &[Box<str>]) -> Option<(usize, &'r Value)> {
+    fn scan<'r>(
+        attrs: &'r [Attribute],
+        path: &[Box<str>],
+        code: bool,
+        same: fn(&str, &str) -> bool,
+    ) -> Option<(usize, &'r Value)> {
+        let len = path.len() + usize::from(code);
+        attrs
+            .iter()
+            .position(|a| {
+                a.path.len() == len
+                    && a.path.iter().zip(path).all(|(x, y)| same(x, y))
+                    && (!code || a.path.last().is_some_and(|l| same(l, "Code")))
+            })
+            .and_then(|i| Some((i, &attrs.get(i)?.value)))
+    }
+    let exact: fn(&str, &str) -> bool = |a, b| a == b;
+    let any_case: fn(&str, &str) -> bool = |a, b| a.eq_ignore_ascii_case(b);
+    scan(attrs, path, false, exact)
+        .or_else(|| scan(attrs, path, false, any_case))
+        .or_else(|| scan(attrs, path, true, exact))
+        .or_else(|| scan(attrs, path, true, any_case))
+}
+
+/// A condition's truth: `Some` for TRUE/FALSE, `None` for NULL, an error otherwise.
+fn truth(v: Val<'_>, what: &str, span: Span) -> Result<Option<bool>, EvalError> {
+    match v {
+        Val::Bool(b) => Ok(Some(b)),
+        Val::Null => Ok(None),
+        other => Err(err(
+            format!(
+                "{what} needs conditions that are TRUE or FALSE, but this is {}",
+                other.describe()
+            ),
+            span,
+        )),
+    }
+}
+
+/// Fold a character for case-insensitive comparison: its lower case when that is one
+/// character (so folding never changes a text's length in characters).
+pub(crate) fn fold(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Compare texts ignoring letter case.
+pub(crate) fn fold_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        let (x, y) = (a.as_bytes(), b.as_bytes());
+        for (p, q) in x.iter().zip(y) {
+            match p.to_ascii_lowercase().cmp(&q.to_ascii_lowercase()) {
+                Ordering::Equal => {}
+                o => return o,
+            }
+        }
+        return x.len().cmp(&y.len());
+    }
+    a.chars().map(fold).cmp(b.chars().map(fold))
+}
+
+/// Whether texts are equal ignoring letter case.
+pub(crate) fn fold_eq(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    fold_cmp(a, b) == Ordering::Equal
+}
+
+/// The result of comparing two values.
+enum Cmp {
+    /// One side is NULL.
+    Null,
+    /// Comparable, in this order.
+    Ord(Ordering),
+    /// Of kinds that cannot be compared.
+    Mismatch,
+}
+
+fn date_seconds(d: Date) -> i64 {
+    d.days_since_epoch() * 86_400
+}
+
+fn compare(a: &Val<'_>, b: &Val<'_>) -> Cmp {
+    use Val::*;
+    match (a, b) {
+        (Null, _) | (_, Null) => Cmp::Null,
+        (Num(x), Num(y)) => Cmp::Ord(x.cmp(y)),
+        (Text(x), Text(y)) => Cmp::Ord(fold_cmp(x, y)),
+        (Bool(x), Bool(y)) => Cmp::Ord(x.cmp(y)),
+        (Date(x), Date(y)) => Cmp::Ord(x.cmp(y)),
+        (DateTime(x), DateTime(y)) => Cmp::Ord(x.cmp(y)),
+        (Date(x), DateTime(y)) => Cmp::Ord((date_seconds(*x), 0).cmp(&(y.seconds, y.nanoseconds))),
+        (DateTime(_), Date(_)) => match compare(b, a) {
+            Cmp::Ord(o) => Cmp::Ord(o.reverse()),
+            other => other,
+        },
+        (Text(t), other) => match text_as(t, other) {
+            Some(v) => compare(&v, other),
+            None => Cmp::Mismatch,
+        },
+        (other, Text(t)) => match text_as(t, other) {
+            Some(v) => compare(other, &v),
+            None => Cmp::Mismatch,
+        },
+        _ => Cmp::Mismatch,
+    }
+}
+
+/// Text read as the kind of `like`, when it reads as one (`"42"` as a number, `"2024-06-01"`
+/// as a date, `"true"` as a boolean).
+fn text_as(t: &str, like: &Val<'_>) -> Option<Val<'static>> {
+    let t = t.trim();
+    match like {
+        Val::Num(_) => Decimal::parse(t).ok().map(Val::Num),
+        Val::Bool(_) => {
+            if t.eq_ignore_ascii_case("true") {
+                Some(Val::Bool(true))
+            } else if t.eq_ignore_ascii_case("false") {
+                Some(Val::Bool(false))
+            } else {
+                None
+            }
+        }
+        Val::Date(_) | Val::DateTime(_) => func::parse_date_like(t).map(|d| match d {
+            func::DateLike::Date(d) => Val::Date(d),
+            func::DateLike::DateTime(i) => Val::DateTime(i),
+        }),
+        _ => None,
+    }
+}
+
+/// `a = b`: NULL equals only NULL; values of kinds that cannot be compared are unequal.
+pub(crate) fn equal(a: &Val<'_>, b: &Val<'_>) -> bool {
+    if let (Val::Text(x), Val::Text(y)) = (a, b) {
+        return fold_eq(x, y);
+    }
+    match compare(a, b) {
+        Cmp::Null => matches!((a, b), (Val::Null, Val::Null)),
+        Cmp::Ord(o) => o == Ordering::Equal,
+        Cmp::Mismatch => false,
+    }
+}
+
+fn binary<'v>(op: Op, a: Val<'v>, b: Val<'v>, span: Span) -> Result<Val<'v>, EvalError> {
+    let ordered = |test: fn(Ordering) -> bool| match compare(&a, &b) {
+        Cmp::Null => Ok(Val::Null),
+        Cmp::Ord(o) => Ok(Val::Bool(test(o))),
+        Cmp::Mismatch => Err(err(
+            format!(
+                "'{}' cannot order {} and {}: compare numbers with numbers, text with text and dates with dates",
+                op.symbol(),
+                a.describe(),
+                b.describe()
+            ),
+            span,
+        )),
+    };
+    match op {
+        Op::Eq => Ok(Val::Bool(equal(&a, &b))),
+        Op::Ne => Ok(Val::Bool(!equal(&a, &b))),
+        Op::Gt => ordered(|o| o == Ordering::Greater),
+        Op::Lt => ordered(|o| o == Ordering::Less),
+        Op::Ge => ordered(|o| o != Ordering::Less),
+        Op::Le => ordered(|o| o != Ordering::Greater),
+        Op::Concat => {
+            let mut out = match a {
+                Val::Text(t) => t.into_owned(),
+                Val::Null => String::new(),
+                other => other.to_string(),
+            };
+            push_text(&mut out, &b, span)?;
+            Ok(Val::Text(Cow::Owned(out)))
+        }
+        Op::Add | Op::Sub | Op::Mul | Op::Div => arithmetic(op, a, b, span),
+    }
+}
+
+/// Append `v`'s text form to `out`, within [`MAX_TEXT_BYTES`].
+pub(crate) fn push_text(out: &mut String, v: &Val<'_>, span: Span) -> Result<(), EvalError> {
+    let text: Cow<'_, str> = match v {
+        Val::Text(t) => Cow::Borrowed(t.as_ref()),
+        Val::Null => Cow::Borrowed(""),
+        other => Cow::Owned(other.to_string()),
+    };
+    if out.len().saturating_add(text.len()) > MAX_TEXT_BYTES {
+        return Err(err(
+            format!(
+                "the text would be longer than {MAX_TEXT_BYTES} bytes, the most a value may hold"
+            ),
+            span,
+        ));
+    }
+    out.push_str(&text);
+    Ok(())
+}
+
+fn arithmetic<'v>(op: Op, a: Val<'v>, b: Val<'v>, span: Span) -> Result<Val<'v>, EvalError> {
+    let sym = op.symbol();
+    let what = format!("'{sym}'");
+    let out_of_range = || {
+        err(
+            format!("'{sym}': the date falls outside years 1 to 9999"),
+            span,
+        )
+    };
+    if matches!(a, Val::Null) || matches!(b, Val::Null) {
+        return Ok(Val::Null);
+    }
+    // Days added to or taken from a date or datetime; days between dates.
+    let (date, days, sign) = match (op, &a, &b) {
+        (Op::Sub, Val::Date(x), Val::Date(y)) => {
+            return Ok(Val::Num(Decimal::from_i64(
+                x.days_since_epoch() - y.days_since_epoch(),
+            )));
+        }
+        (Op::Add | Op::Sub, Val::Date(_) | Val::DateTime(_), Val::Num(_) | Val::Text(_)) => {
+            (a.clone(), b.clone(), if op == Op::Sub { -1 } else { 1 })
+        }
+        (Op::Add, Val::Num(_) | Val::Text(_), Val::Date(_) | Val::DateTime(_)) => {
+            (b.clone(), a.clone(), 1)
+        }
+        _ => (Val::Null, Val::Null, 0),
+    };
+    if sign != 0 {
+        let Some(n) = whole(days, &what, span)? else {
+            return Ok(Val::Null);
+        };
+        let n = n.checked_mul(sign).ok_or_else(out_of_range)?;
+        return match date {
+            Val::Date(d) => d
+                .days_since_epoch()
+                .checked_add(n)
+                .and_then(Date::from_days_since_epoch)
+                .map(Val::Date)
+                .ok_or_else(out_of_range),
+            Val::DateTime(i) => n
+                .checked_mul(86_400)
+                .and_then(|s| i.seconds.checked_add(s))
+                .and_then(|s| Instant::new(s, i.nanoseconds))
+                .map(Val::DateTime)
+                .ok_or_else(out_of_range),
+            _ => Ok(Val::Null),
+        };
+    }
+    let (Some(x), Some(y)) = (number(a, &what, span)?, number(b, &what, span)?) else {
+        return Ok(Val::Null);
+    };
+    let result = match op {
+        Op::Add => x.checked_add(y),
+        Op::Sub => x.checked_sub(y),
+        Op::Mul => x.checked_mul(y),
+        _ => {
+            if y.is_zero() {
+                return Err(err(format!("division by zero: {x} / 0"), span));
+            }
+            x.checked_div(y)
+        }
+    };
+    result.map(Val::Num).ok_or_else(|| {
+        err(
+            format!("the result of {x} {sym} {y} is too large: numbers may have at most 38 digits"),
+            span,
+        )
+    })
+}
+
+/// A value as a number: numbers as they are, text that reads as a number, NULL as `None`.
+pub(crate) fn number(v: Val<'_>, what: &str, span: Span) -> Result<Option<Decimal>, EvalError> {
+    match v {
+        Val::Null => Ok(None),
+        Val::Num(n) => Ok(Some(n)),
+        Val::Text(t) => Decimal::parse(t.trim()).map(Some).map_err(|_| {
+            err(
+                format!(
+                    "{what} needs a number, but the text \"{}\" is not one{}",
+                    clip(&t),
+                    if what == "'+'" {
+                        "; to join text use &"
+                    } else {
+                        ""
+                    }
+                ),
+                span,
+            )
+        }),
+        other => Err(err(
+            format!("{what} needs a number, but this is {}", other.describe()),
+            span,
+        )),
+    }
+}
+
+/// A value as a whole number that fits in 64 bits.
+pub(crate) fn whole(v: Val<'_>, what: &str, span: Span) -> Result<Option<i64>, EvalError> {
+    match number(v, what, span)? {
+        None => Ok(None),
+        Some(n) => n.to_i64().map(Some).ok_or_else(|| {
+            err(
+                format!("{what} needs a whole number, but this is {n}"),
+                span,
+            )
+        }),
+    }
+}
+
+/// A value's text form, keeping borrowed text borrowed; NULL gives `None`.
+pub(crate) fn text_of(v: Val<'_>) -> Option<Cow<'_, str>> {
+    match v {
+        Val::Null => None,
+        Val::Text(t) => Some(t),
+        other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+fn arg(args: &[Node], i: usize, span: Span) -> Result<&Node, EvalError> {
+    args.get(i)
+        .ok_or_else(|| err("a function argument is missing (an internal error)", span))
+}
+
+fn call<'v>(
+    func: Func,
+    args: &'v [Node],
+    span: Span,
+    cx: &Cx<'_, 'v>,
+) -> Result<Val<'v>, EvalError> {
+    match func {
+        Func::If => {
+            let cond = arg(args, 0, span)?;
+            let chosen = match truth(eval(cond, cx)?, "IF", cond.span)? {
+                Some(true) => args.get(1),
+                _ => args.get(2),
+            };
+            match chosen {
+                Some(node) => eval(node, cx),
+                None => Ok(Val::Null),
+            }
+        }
+        Func::Concat => {
+            let mut out = String::new();
+            for a in args {
+                push_text(&mut out, &eval(a, cx)?, a.span)?;
+            }
+            Ok(Val::Text(Cow::Owned(out)))
+        }
+        Func::Changed | Func::ChangedFrom | Func::ChangedTo | Func::Prior => {
+            prior_state(func, args, span, cx)
+        }
+        _ => {
+            let mut vals: [Val<'v>; MAX_FIXED_ARGS] = Default::default();
+            let mut kw = None;
+            for (i, a) in args.iter().enumerate() {
+                match &a.kind {
+                    Kind::Keyword(k) => kw = Some(*k),
+                    _ => {
+                        let slot = vals
+                            .get_mut(i)
+                            .ok_or_else(|| err("too many arguments (an internal error)", span))?;
+                        *slot = eval(a, cx)?;
+                    }
+                }
+            }
+            let n = args.len().min(MAX_FIXED_ARGS);
+            func::apply(func, &mut vals[..n], args, kw, span)
+        }
+    }
+}
+
+/// `CHANGED`, `CHANGEDFROM`, `CHANGEDTO` and `PRIOR`.
+fn prior_state<'v>(
+    func: Func,
+    args: &'v [Node],
+    span: Span,
+    cx: &Cx<'_, 'v>,
+) -> Result<Val<'v>, EvalError> {
+    let Some(prior) = cx.scope.prior else {
+        return if cx.usage == Usage::Record {
+            // A Records field also renders added records and on-demand runs: with no
+            // state before, nothing changed and there is no prior value.
+            Ok(if func == Func::Prior {
+                Val::Null
+            } else {
+                Val::Bool(false)
+            })
+        } else {
+            Err(err(
+                "this reads the record's state before the change, but none was given; provide the prior state",
+                span,
+            ))
+        };
+    };
+    let path = |i: usize| -> Result<&'v AttrRef, EvalError> {
+        match &arg(args, i, span)?.kind {
+            Kind::Attr(a) => Ok(a),
+            _ => Err(err(
+                "an attribute reference was expected (an internal error)",
+                span,
+            )),
+        }
+    };
+    let read = |attrs: &'v [Attribute], a: &AttrRef| find(attrs, a).unwrap_or(&Value::Null);
+    let record: &'v [Attribute] = cx.scope.record;
+    let prior: &'v [Attribute] = prior;
+    match func {
+        Func::Prior => Ok(Val::of(read(prior, path(0)?))),
+        Func::Changed => {
+            for i in 0..args.len() {
+                let p = path(i)?;
+                if read(record, p) != read(prior, p) {
+                    return Ok(Val::Bool(true));
+                }
+            }
+            Ok(Val::Bool(false))
+        }
+        _ => {
+            let p = path(0)?;
+            let (now, before) = (read(record, p), read(prior, p));
+            if now == before {
+                return Ok(Val::Bool(false));
+            }
+            let side = Val::of(if func == Func::ChangedFrom {
+                before
+            } else {
+                now
+            });
+            let target = arg(args, 1, span)?;
+            let hit = match &target.kind {
+                Kind::List(items) => any_equal(&side, items, cx)?,
+                _ => equal(&side, &eval(target, cx)?),
+            };
+            Ok(Val::Bool(hit))
+        }
+    }
+}
