@@ -127,15 +127,8 @@ impl Plan {
 }
 
 /// Evaluate an expression on a sample record.
-pub fn evaluate(
-    _expression: &str,
-    _sample: &Sample,
-    _ctx: &RenderContext,
-) -> Result<Value, Problem> {
-    Err(Problem::error(
-        "expression",
-        "expression evaluation is not supported by this version of the component",
-    ))
+pub fn evaluate(expression: &str, sample: &Sample, ctx: &RenderContext) -> Result<Value, Problem> {
+    crate::expr::evaluate(expression, sample, ctx)
 }
 
 /// Validate a cron text and preview its next fire times.
