@@ -45,7 +45,7 @@ impl Guest for Component {
     ) -> Result<p::Plan, Vec<t::Problem>> {
         let config = to_configuration(configuration);
         let strategy = to_strategy(strategy);
-        match plan::Plan::compile(config, strategy) {
+        match plan::Plan::compile(config, strategy, &HostZones) {
             Ok(plan) => Ok(p::Plan::new(PlanResource { plan })),
             Err(problems) => Err(problems.into_iter().map(from_problem).collect()),
         }

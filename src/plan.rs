@@ -1,11 +1,52 @@
 //! A compiled configuration + strategy: validated once, rendered many times.
+//!
+//! `compile` parses every expression and cron text once, with the usage that decides what
+//! each may read, so rendering never parses and every problem is found up front.
 
+use crate::cron::{self, Cron};
+use crate::expr::{self, Expr, Usage};
 use crate::model::{
-    AccessToken, Configuration, Header, HttpRequest, Instant, Member, OauthError, Problem,
-    RecordChange, RenderContext, RenderError, RunMode, Sample, Severity, Strategy, Value, Verdict,
-    Zones,
+    AccessToken, Configuration, Field, FieldValue, Header, HttpRequest, Instant, Member,
+    OauthError, Problem, RecordChange, RenderContext, RenderError, RunMode, Sample, Severity,
+    Strategy, Value, Verdict, Zones,
 };
 use crate::validate;
+
+/// The time zone of a schedule that names none.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
+/// A field value ready to render: fixed text, or a parsed expression.
+#[derive(Clone, Debug)]
+pub enum Compiled {
+    /// Sent verbatim.
+    Text(String),
+    /// Evaluated per request or per record.
+    Expr(Expr),
+}
+
+/// A field with its key and compiled value, and the path it came from (for errors).
+#[derive(Clone, Debug)]
+pub struct CompiledField {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Compiled,
+    /// Where it was configured, such as `strategy.records[2].value`.
+    pub path: String,
+}
+
+/// A schedule, parsed.
+#[derive(Clone, Debug)]
+pub struct CompiledSchedule {
+    /// Its name.
+    pub name: String,
+    /// The parsed cron text.
+    pub cron: Cron,
+    /// The IANA zone its fields are read in.
+    pub zone: String,
+    /// Which members a run sends; none sends all.
+    pub filter: Option<Expr>,
+}
 
 /// A configuration and a strategy, validated and compiled.
 #[derive(Debug)]
@@ -13,12 +54,191 @@ pub struct Plan {
     config: Configuration,
     strategy: Strategy,
     warnings: Vec<Problem>,
+    /// Configuration headers overridden by the strategy's, by case-insensitive name.
+    pub(crate) headers: Vec<CompiledField>,
+    pub(crate) query: Vec<CompiledField>,
+    pub(crate) body: Vec<CompiledField>,
+    pub(crate) records: Vec<CompiledField>,
+    pub(crate) added: Option<Option<Expr>>,
+    pub(crate) updated: Option<Option<Expr>>,
+    pub(crate) deleted: Option<Option<Expr>>,
+    pub(crate) schedules: Vec<CompiledSchedule>,
+    pub(crate) secrets: Vec<crate::sign::Secret>,
+}
+
+/// Sets the path of problems that come back without one.
+fn located(problems: Vec<Problem>, path: &str) -> impl Iterator<Item = Problem> + '_ {
+    problems.into_iter().map(move |p| Problem {
+        path: path.to_string(),
+        ..p
+    })
+}
+
+/// Compiles a list of fields; problems go to `out`.
+fn compile_fields(
+    fields: &[Field],
+    path: &str,
+    usage: Usage,
+    out: &mut Vec<Problem>,
+) -> Vec<CompiledField> {
+    let mut compiled = Vec::with_capacity(fields.len());
+    for (i, f) in fields.iter().enumerate() {
+        let at = format!("{path}[{i}].value");
+        let value = match &f.value {
+            FieldValue::Text(t) => Compiled::Text(t.clone()),
+            FieldValue::Expression(e) if e.trim().is_empty() => continue, // reported by validate
+            FieldValue::Expression(e) => match expr::compile(e, usage) {
+                Ok(x) => Compiled::Expr(x),
+                Err(problems) => {
+                    out.extend(located(problems, &at));
+                    continue;
+                }
+            },
+        };
+        compiled.push(CompiledField {
+            key: f.key.clone(),
+            value,
+            path: at,
+        });
+    }
+    compiled
+}
+
+/// Compiles an optional filter; `None` for an empty one.
+fn compile_filter(
+    filter: Option<&str>,
+    path: &str,
+    usage: Usage,
+    out: &mut Vec<Problem>,
+) -> Option<Expr> {
+    let text = filter.filter(|f| !f.trim().is_empty())?;
+    match expr::compile(text, usage) {
+        Ok(x) => Some(x),
+        Err(problems) => {
+            out.extend(located(problems, path));
+            None
+        }
+    }
 }
 
 impl Plan {
     /// Validate and compile; every error at once, or the plan with its warnings.
-    pub fn compile(config: Configuration, strategy: Strategy) -> Result<Plan, Vec<Problem>> {
-        let problems = validate::check(&config, &strategy);
+    /// `zones` checks that each schedule's time zone is known.
+    pub fn compile(
+        config: Configuration,
+        strategy: Strategy,
+        zones: &dyn Zones,
+    ) -> Result<Plan, Vec<Problem>> {
+        let mut problems = validate::check(&config, &strategy);
+
+        let config_headers = compile_fields(
+            &config.headers,
+            "configuration.headers",
+            Usage::Request,
+            &mut problems,
+        );
+        let strategy_headers = compile_fields(
+            &strategy.headers,
+            "strategy.headers",
+            Usage::Request,
+            &mut problems,
+        );
+        let mut headers: Vec<CompiledField> = config_headers
+            .into_iter()
+            .filter(|c| {
+                !strategy_headers
+                    .iter()
+                    .any(|s| s.key.eq_ignore_ascii_case(&c.key))
+            })
+            .collect();
+        headers.extend(strategy_headers);
+        let query = compile_fields(
+            &config.query,
+            "configuration.query",
+            Usage::Request,
+            &mut problems,
+        );
+        let body = compile_fields(
+            &strategy.body,
+            "strategy.body",
+            Usage::Request,
+            &mut problems,
+        );
+        let records = compile_fields(
+            &strategy.records,
+            "strategy.records",
+            Usage::Record,
+            &mut problems,
+        );
+
+        let r = &strategy.run_options;
+        let mut trigger = |t: &crate::model::Trigger, key: &str, usage: Usage| {
+            t.enabled.then(|| {
+                compile_filter(
+                    t.filter.as_deref(),
+                    &format!("strategy.run-options.{key}.filter"),
+                    usage,
+                    &mut problems,
+                )
+            })
+        };
+        let added = trigger(&r.added, "added", Usage::Added);
+        let updated = trigger(&r.updated, "updated", Usage::Updated);
+        let deleted = trigger(&r.deleted, "deleted", Usage::Deleted);
+
+        let mut schedules = Vec::with_capacity(strategy.schedules.len());
+        for (i, s) in strategy.schedules.iter().enumerate() {
+            let path = format!("strategy.schedules[{i}]");
+            let filter = compile_filter(
+                s.filter.as_deref(),
+                &format!("{path}.filter"),
+                Usage::Schedule,
+                &mut problems,
+            );
+            let zone = s
+                .time_zone
+                .as_deref()
+                .filter(|z| !z.trim().is_empty())
+                .unwrap_or(DEFAULT_TIME_ZONE)
+                .to_string();
+            let zone_ok = match zones.utc_offset(
+                &zone,
+                Instant {
+                    seconds: 0,
+                    nanoseconds: 0,
+                },
+            ) {
+                Ok(_) => true,
+                Err(m) => {
+                    problems.push(Problem::error(format!("{path}.time-zone"), m));
+                    false
+                }
+            };
+            if s.cron.trim().is_empty() {
+                continue; // reported by validate
+            }
+            match cron::parse(&s.cron) {
+                Ok((c, warnings)) => {
+                    problems.extend(located(warnings, &format!("{path}.cron")));
+                    if zone_ok {
+                        schedules.push(CompiledSchedule {
+                            name: s.name.clone(),
+                            cron: c,
+                            zone,
+                            filter,
+                        });
+                    }
+                }
+                Err(errors) => problems.extend(located(errors, &format!("{path}.cron"))),
+            }
+        }
+
+        let secrets = config
+            .signing_secrets
+            .iter()
+            .filter_map(|s| crate::sign::Secret::parse(s).ok())
+            .collect();
+
         if problems.iter().any(|p| p.severity == Severity::Error) {
             return Err(problems);
         }
@@ -26,7 +246,24 @@ impl Plan {
             config,
             strategy,
             warnings: problems,
+            headers,
+            query,
+            body,
+            records,
+            added,
+            updated,
+            deleted,
+            schedules,
+            secrets,
         })
+    }
+
+    /// The compiled schedule named `name`.
+    pub(crate) fn schedule(&self, name: &str) -> Result<&CompiledSchedule, RenderError> {
+        self.schedules
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| RenderError::UnknownSchedule(name.to_string()))
     }
 
     /// The configuration this plan was compiled from.
@@ -76,22 +313,35 @@ impl Plan {
     /// The next fire time strictly after `after`.
     pub fn next_fire(
         &self,
-        _schedule: &str,
-        _after: Instant,
-        _zones: &dyn Zones,
+        schedule: &str,
+        after: Instant,
+        zones: &dyn Zones,
     ) -> Result<Option<Instant>, RenderError> {
-        Err(RenderError::Unsupported("next-fire".into()))
+        let s = self.schedule(schedule)?;
+        s.cron
+            .next_after(after, &s.zone, zones)
+            .map_err(RenderError::TimeZone)
     }
 
     /// The next `count` fire times strictly after `after`.
     pub fn preview(
         &self,
-        _schedule: &str,
-        _after: Instant,
-        _count: u32,
-        _zones: &dyn Zones,
+        schedule: &str,
+        after: Instant,
+        count: u32,
+        zones: &dyn Zones,
     ) -> Result<Vec<Instant>, RenderError> {
-        Err(RenderError::Unsupported("preview".into()))
+        let s = self.schedule(schedule)?;
+        if count > cron::MAX_PREVIEW {
+            return Err(RenderError::LimitExceeded(crate::model::OverLimit {
+                what: "fire times in one preview".into(),
+                limit: cron::MAX_PREVIEW as u64,
+                actual: count as u64,
+            }));
+        }
+        s.cron
+            .preview(after, count, &s.zone, zones)
+            .map_err(RenderError::TimeZone)
     }
 
     /// The OAuth token request.
