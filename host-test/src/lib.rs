@@ -8,11 +8,20 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod deliver;
 pub mod error;
+pub mod http;
 pub mod json;
 pub mod limits;
+pub mod log;
+pub mod oauth;
+pub mod platform_token;
+pub mod plugin;
+pub mod receiver;
 pub mod runtime;
+pub mod secret;
 pub mod size;
+pub mod ssrf;
 pub mod zones;
 
 pub use error::HostError;

@@ -1,0 +1,801 @@
+//! The delivery engine: render through the component, send, classify, retry.
+//!
+//! Every decision about a response is the component's (`classify`); the engine only
+//! carries it out:
+//!
+//! - **success**: done.
+//! - **retry**: wait and try again, up to [`MAX_ATTEMPTS`] attempts. The wait is the
+//!   server's `Retry-After` when it gave one (capped at [`RETRY_AFTER_CAP`]), else
+//!   exponential backoff with full jitter: a uniformly random wait between zero and
+//!   `min(RETRY_CAP, RETRY_BASE * 2^(n-1))` after the n-th attempt, that is at most
+//!   2, 4, 8, 16, 32, 64 and 120 seconds (about 4 minutes in all). A connection failure or
+//!   a timeout is retried the same way.
+//! - **give up**: dead-lettered at once, with the response kept.
+//! - **disable endpoint** (410): dead-lettered, and later deliveries to the same endpoint
+//!   (scheme, host, port and path) are not attempted; their report says why.
+//!
+//! Every attempt is re-signed through the component (`sign`) with the current time: the
+//! delivery id and body stay the same, the timestamp and signature are fresh. With OAuth,
+//! the engine puts the cached token into the `Authorization` header the component rendered
+//! (a token can expire between attempts), and on a 401 it fetches a new token once and
+//! tries again at once; that extra attempt does not count against [`MAX_ATTEMPTS`].
+//! After the last attempt the delivery is dead-lettered with its last response.
+
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::bindings::{Configuration, Header, HttpRequest, RecordChange, RenderContext, Verdict};
+use crate::error::HostError;
+use crate::http::{Response, SendError, Transport};
+use crate::log::{DeliveryLog, body_snippet, redact_url};
+use crate::oauth::{TokenCache, TokenError, TokenKey};
+use crate::platform_token::PlatformTokens;
+use crate::plugin::{Clock, Plugin};
+use crate::secret::Secret;
+
+/// The first backoff's upper bound: a receiver that hiccuped is usually back within
+/// seconds.
+pub const RETRY_BASE: Duration = Duration::from_secs(2);
+
+/// The largest backoff upper bound: past two minutes, waiting longer between attempts
+/// mostly delays the dead letter someone has to look at.
+pub const RETRY_CAP: Duration = Duration::from_secs(120);
+
+/// Attempts per delivery, the first included: with the schedule above, the last attempt
+/// comes at most about four minutes after the first.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The longest `Retry-After` honoured as given; a server asking for more gets this: the
+/// delivery must not sit for hours in a host that has no durable queue.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+
+/// Deliveries in flight at once by default: enough to keep a receiver busy over one
+/// connection pool without flooding it.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The retry schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first backoff's upper bound.
+    pub base: Duration,
+    /// The largest backoff upper bound.
+    pub cap: Duration,
+    /// Attempts per delivery.
+    pub max_attempts: u32,
+    /// The longest `Retry-After` honoured.
+    pub retry_after_cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: RETRY_BASE,
+            cap: RETRY_CAP,
+            max_attempts: MAX_ATTEMPTS,
+            retry_after_cap: RETRY_AFTER_CAP,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff's upper bound after attempt `n` (1-based).
+    pub fn upper(&self, n: u32) -> Duration {
+        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+}
+
+/// Picks a wait in `[0, upper]`.
+pub type Jitter = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;
+
+/// Full jitter: uniform in `[0, upper]`, from a per-process random seed.
+pub fn full_jitter() -> Jitter {
+    let seed = RandomState::new().hash_one(0u64);
+    let state = AtomicU64::new(seed);
+    Arc::new(move |upper: Duration| {
+        // splitmix64: small, fast, and plenty for spreading retries apart.
+        let mut z = state
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let nanos = upper.as_nanos().min(u64::MAX as u128) as u64;
+        Duration::from_nanos(if nanos == 0 { 0 } else { z % (nanos + 1) })
+    })
+}
+
+/// How a delivery ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted it.
+    Delivered,
+    /// Not delivered and not to be tried again by this host: why.
+    DeadLettered(String),
+    /// The endpoint answered 410: this delivery and later ones to it are stopped.
+    EndpointDisabled(String),
+    /// Not attempted, because the endpoint was disabled earlier: why.
+    Skipped(String),
+}
+
+impl Outcome {
+    /// A short word for the outcome.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::DeadLettered(_) => "dead-letter",
+            Outcome::EndpointDisabled(_) => "endpoint-disabled",
+            Outcome::Skipped(_) => "skipped",
+        }
+    }
+}
+
+/// What happened to one request.
+#[derive(Clone, Debug)]
+pub struct DeliveryReport {
+    /// The delivery id.
+    pub delivery_id: String,
+    /// The URL, redacted for logs.
+    pub url: String,
+    /// How many records the request carries.
+    pub records: usize,
+    /// Attempts made.
+    pub attempts: u32,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The last response, if any (body cut to `http::MAX_RESPONSE_BODY`).
+    pub last_response: Option<Response>,
+}
+
+/// A delivery that will not be retried by this host, kept for an operator.
+#[derive(Clone)]
+pub struct DeadLetter {
+    /// The report, with the last response.
+    pub report: DeliveryReport,
+    /// The request as the component rendered it (its headers may hold a token: never
+    /// print them).
+    pub request: HttpRequest,
+}
+
+impl fmt::Debug for DeadLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadLetter")
+            .field("report", &self.report)
+            .field("body_bytes", &self.request.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why rendering could not start.
+#[derive(Debug)]
+pub enum DeliverError {
+    /// No OAuth token could be had.
+    Token(TokenError),
+    /// The component failed to render.
+    Render(HostError),
+}
+
+impl fmt::Display for DeliverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeliverError::Token(e) => write!(f, "{e}"),
+            DeliverError::Render(e) => write!(f, "rendering failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DeliverError {}
+
+/// A callback for each finished delivery (a progress display).
+pub type OnReport = Arc<dyn Fn(&DeliveryReport) + Send + Sync>;
+
+/// The delivery engine for one compiled configuration and strategy.
+pub struct Deliverer {
+    plugin: Arc<dyn Plugin>,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
+    tokens: Arc<TokenCache>,
+    oauth: Option<TokenKey>,
+    platform: Option<(PlatformTokens, String)>,
+    policy: RetryPolicy,
+    jitter: Jitter,
+    concurrency: usize,
+    log: Arc<DeliveryLog>,
+    disabled: Mutex<HashMap<String, String>>,
+    dead: Mutex<Vec<DeadLetter>>,
+    on_report: Option<OnReport>,
+    id_seed: AtomicU64,
+}
+
+impl fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deliverer")
+            .field("oauth", &self.oauth)
+            .field("policy", &self.policy)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// An engine rendering through `plugin`, sending through `transport`, keeping time
+    /// with `clock`; no OAuth, no platform token, the default policy, logs dropped.
+    pub fn new(
+        plugin: Arc<dyn Plugin>,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+    ) -> Deliverer {
+        Deliverer {
+            plugin,
+            transport,
+            clock,
+            tokens: Arc::new(TokenCache::default()),
+            oauth: None,
+            platform: None,
+            policy: RetryPolicy::default(),
+            jitter: full_jitter(),
+            concurrency: DEFAULT_CONCURRENCY,
+            log: Arc::new(DeliveryLog::discard()),
+            disabled: Mutex::new(HashMap::new()),
+            dead: Mutex::new(Vec::new()),
+            on_report: None,
+            id_seed: AtomicU64::new(RandomState::new().hash_one(1u64)),
+        }
+    }
+
+    /// Take OAuth, the platform token and the secrets to redact from a configuration;
+    /// `run_as_user` is the strategy's, the platform token's subject. `tokens` is the
+    /// process's token cache.
+    pub fn configure(
+        mut self,
+        config: &Configuration,
+        run_as_user: &str,
+        tokens: Arc<TokenCache>,
+    ) -> Deliverer {
+        self.tokens = tokens;
+        self.oauth = TokenKey::of(config);
+        if let Some(s) = &config.oauth.client_secret {
+            self.log.redactor().add(s);
+        }
+        for s in &config.signing_secrets {
+            self.log.redactor().add(s);
+            if let Some(b64) = s.strip_prefix("whsec_") {
+                self.log.redactor().add(b64);
+            }
+        }
+        if config.include_platform_token {
+            self.platform = Some((PlatformTokens::generate(), run_as_user.to_string()));
+        }
+        self
+    }
+
+    /// Use this platform-token minter for `user` (tests supply a known key).
+    pub fn platform_tokens(mut self, tokens: PlatformTokens, user: &str) -> Deliverer {
+        self.platform = Some((tokens, user.to_string()));
+        self
+    }
+
+    /// Use OAuth with this key and cache.
+    pub fn oauth(mut self, key: TokenKey, tokens: Arc<TokenCache>) -> Deliverer {
+        self.oauth = Some(key);
+        self.tokens = tokens;
+        self
+    }
+
+    /// Use this retry schedule.
+    pub fn policy(mut self, policy: RetryPolicy) -> Deliverer {
+        self.policy = policy;
+        self
+    }
+
+    /// Use this jitter (tests pass a fixed one).
+    pub fn jitter(mut self, jitter: Jitter) -> Deliverer {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Deliver this many requests at once (at least one).
+    pub fn concurrency(mut self, n: usize) -> Deliverer {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Write the delivery log here. Secrets already registered are carried over.
+    pub fn log(mut self, log: Arc<DeliveryLog>) -> Deliverer {
+        let old = std::mem::replace(&mut self.log, log);
+        old.redactor().copy_into(self.log.redactor());
+        self
+    }
+
+    /// Call `f` for each finished delivery.
+    pub fn on_report(mut self, f: OnReport) -> Deliverer {
+        self.on_report = Some(f);
+        self
+    }
+
+    /// The delivery log.
+    pub fn delivery_log(&self) -> &Arc<DeliveryLog> {
+        &self.log
+    }
+
+    /// The token cache.
+    pub fn token_cache(&self) -> &Arc<TokenCache> {
+        &self.tokens
+    }
+
+    /// Deliveries dead-lettered so far.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.dead.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Endpoints disabled so far, with why.
+    pub fn disabled_endpoints(&self) -> HashMap<String, String> {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn token(&self, stale: Option<&Secret>) -> Result<Option<Secret>, TokenError> {
+        let Some(key) = &self.oauth else {
+            return Ok(None);
+        };
+        let t = self
+            .tokens
+            .get(
+                key,
+                stale,
+                self.plugin.as_ref(),
+                self.transport.as_ref(),
+                self.clock.as_ref(),
+            )
+            .await?;
+        self.log.redactor().add(t.expose());
+        Ok(Some(t))
+    }
+
+    /// The context for a render now: the time, the OAuth token (fetched or cached), the
+    /// platform token (minted), a fresh id seed.
+    pub async fn context(&self) -> Result<RenderContext, DeliverError> {
+        let access_token = self.token(None).await.map_err(DeliverError::Token)?;
+        let now = self.clock.now();
+        let platform_token = self.platform.as_ref().map(|(p, user)| {
+            let t = p.mint(user, now);
+            self.log.redactor().add(&t);
+            t
+        });
+        Ok(RenderContext {
+            now,
+            access_token: access_token.map(|t| t.expose().to_string()),
+            platform_token,
+            id_seed: self.id_seed.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+
+    /// Render record changes through the component and deliver every request.
+    pub async fn on_changes(
+        self: &Arc<Self>,
+        changes: &[RecordChange],
+    ) -> Result<Vec<DeliveryReport>, DeliverError> {
+        let context = self.context().await?;
+        let requests = self
+            .plugin
+            .on_changes(changes, &context)
+            .map_err(DeliverError::Render)?;
+        Ok(self.deliver_all(requests).await)
+    }
+
+    /// Deliver requests, up to the concurrency at once; reports in request order.
+    pub async fn deliver_all(self: &Arc<Self>, requests: Vec<HttpRequest>) -> Vec<DeliveryReport> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
+        let mut set = tokio::task::JoinSet::new();
+        let n = requests.len();
+        for (i, r) in requests.into_iter().enumerate() {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                break;
+            };
+            let me = self.clone();
+            set.spawn(async move {
+                let report = me.deliver(r).await;
+                drop(permit);
+                (i, report)
+            });
+        }
+        let mut out: Vec<Option<DeliveryReport>> = vec![None; n];
+        while let Some(done) = set.join_next().await {
+            if let Ok((i, r)) = done {
+                out[i] = Some(r);
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    fn finish(&self, report: DeliveryReport, request: &HttpRequest) -> DeliveryReport {
+        if matches!(
+            report.outcome,
+            Outcome::DeadLettered(_) | Outcome::EndpointDisabled(_)
+        ) {
+            self.dead
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(DeadLetter {
+                    report: report.clone(),
+                    request: request.clone(),
+                });
+        }
+        if let Some(f) = &self.on_report {
+            f(&report);
+        }
+        report
+    }
+
+    /// Deliver one request: attempts, retries, dead letter.
+    pub async fn deliver(&self, request: HttpRequest) -> DeliveryReport {
+        let endpoint = endpoint_of(&request.url);
+        let mut report = DeliveryReport {
+            delivery_id: request.delivery_id.clone(),
+            url: redact_url(&request.url),
+            records: request.member_codes.len(),
+            attempts: 0,
+            outcome: Outcome::Delivered,
+            last_response: None,
+        };
+        let disabled = self
+            .disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&endpoint)
+            .cloned();
+        if let Some(why) = disabled {
+            let why = format!("not attempted: the endpoint is disabled ({why})");
+            self.log_line(&report, 0, None, None, "skipped", None, Some(&why));
+            report.outcome = Outcome::Skipped(why);
+            return self.finish(report, &request);
+        }
+        let uses_oauth = self.oauth.is_some() && header_index(&request, "authorization").is_some();
+        let mut current = request.clone();
+        let mut token: Option<Secret> = None;
+        let mut refreshed = false;
+        let mut budget = self.policy.max_attempts.max(1);
+        let mut attempt = 0u32;
+        while attempt < budget {
+            attempt += 1;
+            report.attempts = attempt;
+            // The token may have expired since the render or the last attempt.
+            if uses_oauth {
+                match self.token(None).await {
+                    Ok(Some(t)) => {
+                        set_bearer(&mut current, &t);
+                        token = Some(t);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let msg = format!("no access token: {e}");
+                        if e.retryable() && attempt < budget {
+                            let wait = (self.jitter)(self.policy.upper(attempt));
+                            self.log_line(
+                                &report,
+                                attempt,
+                                None,
+                                None,
+                                "retry",
+                                Some(wait),
+                                Some(&msg),
+                            );
+                            self.clock.sleep(wait).await;
+                            continue;
+                        }
+                        self.log_line(
+                            &report,
+                            attempt,
+                            None,
+                            None,
+                            "dead-letter",
+                            None,
+                            Some(&msg),
+                        );
+                        report.outcome = Outcome::DeadLettered(msg);
+                        return self.finish(report, &request);
+                    }
+                }
+            }
+            let now = self.clock.now();
+            let signed = match self.plugin.sign(&current, now) {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!("signing failed: {e}");
+                    self.log_line(
+                        &report,
+                        attempt,
+                        None,
+                        None,
+                        "dead-letter",
+                        None,
+                        Some(&msg),
+                    );
+                    report.outcome = Outcome::DeadLettered(msg);
+                    return self.finish(report, &request);
+                }
+            };
+            let started = std::time::Instant::now();
+            let result = self.transport.send(&signed).await;
+            let latency = started.elapsed();
+            let response = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = e.to_string();
+                    if e.retryable() && attempt < budget {
+                        let wait = (self.jitter)(self.policy.upper(attempt));
+                        self.log_line(
+                            &report,
+                            attempt,
+                            None,
+                            Some(latency),
+                            "retry",
+                            Some(wait),
+                            Some(&msg),
+                        );
+                        self.clock.sleep(wait).await;
+                        continue;
+                    }
+                    let why = match e {
+                        SendError::Timeout(_) | SendError::Connect(_) => {
+                            format!("no response after {attempt} attempt(s): {msg}")
+                        }
+                        _ => msg,
+                    };
+                    self.log_line(
+                        &report,
+                        attempt,
+                        None,
+                        Some(latency),
+                        "dead-letter",
+                        None,
+                        Some(&why),
+                    );
+                    report.outcome = Outcome::DeadLettered(why);
+                    return self.finish(report, &request);
+                }
+            };
+            let status = response.status;
+            report.last_response = Some(response.clone());
+            if status == 401 && uses_oauth && !refreshed {
+                refreshed = true;
+                budget += 1;
+                let stale = token.clone();
+                self.log_line(
+                    &report,
+                    attempt,
+                    Some(&response),
+                    Some(latency),
+                    "token-refresh",
+                    Some(Duration::ZERO),
+                    Some("401: fetching a new token and trying again"),
+                );
+                match self.token(stale.as_ref()).await {
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let msg = format!("401, and no new token: {e}");
+                        self.log_line(
+                            &report,
+                            attempt,
+                            None,
+                            None,
+                            "dead-letter",
+                            None,
+                            Some(&msg),
+                        );
+                        report.outcome = Outcome::DeadLettered(msg);
+                        return self.finish(report, &request);
+                    }
+                }
+            }
+            let verdict = match self
+                .plugin
+                .classify(status, &response.headers, self.clock.now())
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    let msg = format!("the component could not classify the response: {e}");
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "dead-letter",
+                        None,
+                        Some(&msg),
+                    );
+                    report.outcome = Outcome::DeadLettered(msg);
+                    return self.finish(report, &request);
+                }
+            };
+            match verdict {
+                Verdict::Success => {
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "delivered",
+                        None,
+                        None,
+                    );
+                    report.outcome = Outcome::Delivered;
+                    return self.finish(report, &request);
+                }
+                Verdict::Retry(after) if attempt < budget => {
+                    let wait = match after {
+                        Some(s) => Duration::from_secs(s.into()).min(self.policy.retry_after_cap),
+                        None => (self.jitter)(self.policy.upper(attempt)),
+                    };
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "retry",
+                        Some(wait),
+                        None,
+                    );
+                    self.clock.sleep(wait).await;
+                }
+                Verdict::Retry(_) => {
+                    let why =
+                        format!("HTTP {status} after {attempt} attempt(s); attempts exhausted");
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "dead-letter",
+                        None,
+                        Some(&why),
+                    );
+                    report.outcome = Outcome::DeadLettered(why);
+                    return self.finish(report, &request);
+                }
+                Verdict::GiveUp => {
+                    let why = format!("HTTP {status}: the component says not to retry");
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "dead-letter",
+                        None,
+                        Some(&why),
+                    );
+                    report.outcome = Outcome::DeadLettered(why);
+                    return self.finish(report, &request);
+                }
+                Verdict::DisableEndpoint => {
+                    let why = format!(
+                        "HTTP {status} Gone from {} for delivery {}",
+                        redact_url(&endpoint),
+                        request.delivery_id
+                    );
+                    self.disabled
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(endpoint.clone(), why.clone());
+                    self.log_line(
+                        &report,
+                        attempt,
+                        Some(&response),
+                        Some(latency),
+                        "endpoint-disabled",
+                        None,
+                        Some(&why),
+                    );
+                    report.outcome = Outcome::EndpointDisabled(why);
+                    return self.finish(report, &request);
+                }
+            }
+        }
+        // Only reached when the loop's budget ran out through `continue`s.
+        let why = format!("attempts exhausted after {attempt}");
+        report.outcome = Outcome::DeadLettered(why);
+        self.finish(report, &request)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log_line(
+        &self,
+        report: &DeliveryReport,
+        attempt: u32,
+        response: Option<&Response>,
+        latency: Option<Duration>,
+        outcome: &str,
+        retry_in: Option<Duration>,
+        error: Option<&str>,
+    ) {
+        let mut e = json!({
+            "ts": crate::json::rfc3339(self.clock.now()),
+            "delivery-id": report.delivery_id,
+            "attempt": attempt,
+            "url": report.url,
+            "records": report.records,
+            "status": response.map(|r| r.status),
+            "latency-ms": latency.map(|l| (l.as_secs_f64() * 1000.0 * 10.0).round() / 10.0),
+            "outcome": outcome,
+        });
+        if let Some(w) = retry_in {
+            e["retry-in-ms"] = json!(w.as_millis() as u64);
+        }
+        if let Some(m) = error {
+            e["error"] = json!(m);
+        }
+        if let Some(r) = response
+            && !r.body.is_empty()
+        {
+            e["response-body"] = json!(body_snippet(&r.body));
+        }
+        self.log.write(&e);
+    }
+}
+
+/// The endpoint a URL names, for disabling: scheme, authority and path, without the
+/// query (which may carry per-request values) or fragment.
+pub fn endpoint_of(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_string()
+}
+
+fn header_index(r: &HttpRequest, name: &str) -> Option<usize> {
+    r.headers
+        .iter()
+        .position(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+/// Put the token into the `Authorization: Bearer` header the component rendered.
+fn set_bearer(r: &mut HttpRequest, token: &Secret) {
+    let value = format!("Bearer {}", token.expose());
+    match header_index(r, "authorization") {
+        Some(i) => r.headers[i].value = value,
+        None => r.headers.push(Header {
+            name: "Authorization".into(),
+            value,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_is_exponential_and_capped() {
+        let p = RetryPolicy::default();
+        let uppers: Vec<u64> = (1..MAX_ATTEMPTS).map(|n| p.upper(n).as_secs()).collect();
+        assert_eq!(uppers, [2, 4, 8, 16, 32, 64, 120]);
+        assert_eq!(p.upper(60), RETRY_CAP);
+        assert_eq!(p.upper(u32::MAX), RETRY_CAP);
+    }
+
+    #[test]
+    fn full_jitter_stays_within_bounds() {
+        let j = full_jitter();
+        let upper = Duration::from_millis(250);
+        let picks: Vec<Duration> = (0..1000).map(|_| j(upper)).collect();
+        assert!(picks.iter().all(|d| *d <= upper));
+        assert!(picks.iter().any(|d| *d < upper / 4));
+        assert!(picks.iter().any(|d| *d > upper * 3 / 4));
+        assert_eq!(j(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn endpoints_ignore_the_query() {
+        assert_eq!(
+            endpoint_of("https://h.example/a?x=1#f"),
+            "https://h.example/a"
+        );
+    }
+}
