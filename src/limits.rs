@@ -38,3 +38,7 @@ pub const MAX_URL_CHARS: usize = 2048;
 /// The most signing secrets at once: two is a rotation, a few more allow staged
 /// rollouts; every secret adds one HMAC per request.
 pub const MAX_SIGNING_SECRETS: usize = 8;
+
+/// The most records (changes or members) one call may carry: 100,000 is a large page of
+/// an entity and bounds one call's memory; a host pages bigger runs.
+pub const MAX_RECORDS_PER_CALL: usize = 100_000;

@@ -6,9 +6,8 @@
 use crate::cron::{self, Cron};
 use crate::expr::{self, Expr, Usage};
 use crate::model::{
-    AccessToken, Configuration, Field, FieldValue, Header, HttpRequest, Instant, Member,
-    OauthError, Problem, RecordChange, RenderContext, RenderError, RunMode, Sample, Severity,
-    Strategy, Value, Verdict, Zones,
+    AccessToken, Configuration, Field, FieldValue, Header, HttpRequest, Instant, OauthError,
+    Problem, RenderContext, RenderError, Sample, Severity, Strategy, Value, Verdict, Zones,
 };
 use crate::validate;
 
@@ -57,13 +56,13 @@ pub struct Plan {
     /// Configuration headers overridden by the strategy's, by case-insensitive name.
     pub(crate) headers: Vec<CompiledField>,
     pub(crate) query: Vec<CompiledField>,
-    pub(crate) body: Vec<CompiledField>,
-    pub(crate) records: Vec<CompiledField>,
     pub(crate) added: Option<Option<Expr>>,
     pub(crate) updated: Option<Option<Expr>>,
     pub(crate) deleted: Option<Option<Expr>>,
     pub(crate) schedules: Vec<CompiledSchedule>,
     pub(crate) secrets: Vec<crate::sign::Secret>,
+    pub(crate) body_layout: crate::render::Layout,
+    pub(crate) record_layout: crate::render::Layout,
 }
 
 /// Sets the path of problems that come back without one.
@@ -243,13 +242,13 @@ impl Plan {
             return Err(problems);
         }
         Ok(Plan {
+            body_layout: crate::render::Layout::new(&body),
+            record_layout: crate::render::Layout::new(&records),
             config,
             strategy,
             warnings: problems,
             headers,
             query,
-            body,
-            records,
             added,
             updated,
             deleted,
@@ -279,35 +278,6 @@ impl Plan {
     /// Warnings found while compiling.
     pub fn warnings(&self) -> &[Problem] {
         &self.warnings
-    }
-
-    /// Record changes to requests.
-    pub fn on_changes(
-        &self,
-        _changes: &[RecordChange],
-        _ctx: &RenderContext,
-    ) -> Result<Vec<HttpRequest>, RenderError> {
-        Err(RenderError::Unsupported("on-changes".into()))
-    }
-
-    /// An on-demand run.
-    pub fn on_demand(
-        &self,
-        _mode: RunMode,
-        _members: &[Member],
-        _ctx: &RenderContext,
-    ) -> Result<Vec<HttpRequest>, RenderError> {
-        Err(RenderError::Unsupported("on-demand".into()))
-    }
-
-    /// A scheduled run over one page of members.
-    pub fn on_schedule(
-        &self,
-        _schedule: &str,
-        _members: &[Member],
-        _ctx: &RenderContext,
-    ) -> Result<Vec<HttpRequest>, RenderError> {
-        Err(RenderError::Unsupported("on-schedule".into()))
     }
 
     /// The next fire time strictly after `after`.
@@ -346,33 +316,29 @@ impl Plan {
 
     /// The OAuth token request.
     pub fn token_request(&self) -> Result<HttpRequest, RenderError> {
-        Err(RenderError::Unsupported("token-request".into()))
+        crate::oauth::token_request(&self.config.oauth)
     }
 
     /// Parse a token response.
     pub fn accept_token(
         &self,
         status: u16,
-        _body: &[u8],
-        _now: Instant,
+        body: &[u8],
+        now: Instant,
     ) -> Result<AccessToken, OauthError> {
-        Err(OauthError {
-            status,
-            error: "unsupported".into(),
-            description: Some(
-                "accept-token is not supported by this version of the component".into(),
-            ),
-        })
+        crate::oauth::accept_token(status, body, now)
     }
 
     /// What to do with a response.
-    pub fn classify(&self, _status: u16, _headers: &[Header], _now: Instant) -> Verdict {
-        Verdict::GiveUp
+    pub fn classify(&self, status: u16, headers: &[Header], now: Instant) -> Verdict {
+        crate::response::classify(status, headers, now)
     }
 
-    /// Re-sign a request for a new attempt.
-    pub fn sign(&self, _request: HttpRequest, _now: Instant) -> Result<HttpRequest, RenderError> {
-        Err(RenderError::Unsupported("sign".into()))
+    /// Re-sign a request for a new attempt: fresh timestamp and signature over the same
+    /// body, the same delivery id.
+    pub fn sign(&self, mut request: HttpRequest, now: Instant) -> Result<HttpRequest, RenderError> {
+        self.sign_in_place(&mut request, now.seconds);
+        Ok(request)
     }
 }
 
@@ -418,4 +384,119 @@ pub fn cron_preview(
     schedule
         .preview(after, count, zone, zones)
         .map_err(|m| vec![Problem::error("time-zone", m)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{RunOptions, Schedule, Trigger, UtcOnly};
+
+    fn pair() -> (Configuration, Strategy) {
+        let config = Configuration {
+            name: "c".into(),
+            webhook_url: "https://example.com/hook".into(),
+            ..Default::default()
+        };
+        let strategy = Strategy {
+            name: "s".into(),
+            entity: "E".into(),
+            run_options: RunOptions {
+                run_as_user: "u".into(),
+                batch_size: 1,
+                added: Trigger {
+                    enabled: true,
+                    filter: Some("[A] >".into()),
+                },
+                ..Default::default()
+            },
+            schedules: vec![
+                Schedule {
+                    name: "bad cron".into(),
+                    cron: "0 25 * * *".into(),
+                    ..Default::default()
+                },
+                Schedule {
+                    name: "bad zone".into(),
+                    cron: "@daily".into(),
+                    time_zone: Some("Mars/Olympus".into()),
+                    ..Default::default()
+                },
+                Schedule {
+                    name: "both days".into(),
+                    cron: "0 0 13 * FRI".into(),
+                    filter: Some("CHANGED([A])".into()),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        (config, strategy)
+    }
+
+    #[test]
+    fn compile_reports_expression_cron_and_zone_problems_together_with_locations() {
+        let (c, s) = pair();
+        let problems = Plan::compile(c, s, &UtcOnly).unwrap_err();
+        let seen: Vec<(&str, Severity, bool)> = problems
+            .iter()
+            .map(|p| (p.path.as_str(), p.severity, p.span.is_some()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("strategy.run-options.added.filter", Severity::Error, true),
+                ("strategy.schedules[0].cron", Severity::Error, true),
+                ("strategy.schedules[1].time-zone", Severity::Error, false),
+                ("strategy.schedules[2].filter", Severity::Error, true),
+                ("strategy.schedules[2].cron", Severity::Warning, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_schedule_restricting_both_day_fields_compiles_with_a_warning() {
+        let (c, mut s) = pair();
+        s.run_options.added.filter = None;
+        s.schedules = vec![Schedule {
+            name: "Friday 13th".into(),
+            cron: "0 0 13 * FRI".into(),
+            ..Default::default()
+        }];
+        let plan = Plan::compile(c, s, &UtcOnly).unwrap();
+        assert_eq!(plan.warnings().len(), 1);
+        assert_eq!(plan.warnings()[0].path, "strategy.schedules[0].cron");
+        // 2026-11-29 → the next Friday the 13th is 2027-08-13.
+        let after = Instant::parse_rfc3339("2026-11-29T00:00:00Z").unwrap();
+        let next = plan
+            .next_fire("Friday 13th", after, &UtcOnly)
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.to_rfc3339(), "2027-08-13T00:00:00Z");
+        assert_eq!(
+            plan.next_fire("nope", after, &UtcOnly),
+            Err(RenderError::UnknownSchedule("nope".into()))
+        );
+    }
+
+    #[test]
+    fn preview_count_limit_obeyed_and_violated() {
+        let (c, mut s) = pair();
+        s.run_options.added.filter = None;
+        s.schedules = vec![Schedule {
+            name: "hourly".into(),
+            cron: "@hourly".into(),
+            ..Default::default()
+        }];
+        let plan = Plan::compile(c, s, &UtcOnly).unwrap();
+        let after = Instant::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let max = cron::MAX_PREVIEW;
+        assert_eq!(
+            plan.preview("hourly", after, max, &UtcOnly).unwrap().len(),
+            max as usize
+        );
+        assert!(matches!(
+            plan.preview("hourly", after, max + 1, &UtcOnly),
+            Err(RenderError::LimitExceeded(_))
+        ));
+    }
 }

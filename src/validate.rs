@@ -12,6 +12,19 @@ use crate::sign;
 /// take it.
 pub const RECORDS_KEY: &str = "Records";
 
+/// Headers the component sets itself; a configured header may not replace them, because
+/// the body, its signature and its credentials would no longer match.
+pub const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "host",
+    "authorization",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
 /// Every structural problem of a configuration and a strategy, errors and warnings.
 pub fn check(config: &Configuration, strategy: &Strategy) -> Vec<Problem> {
     let mut out = Vec::new();
@@ -286,6 +299,18 @@ fn header_fields(path: &str, fields: &[Field], out: &mut Vec<Problem>) {
                 ),
             ));
         }
+        if RESERVED_HEADERS
+            .iter()
+            .any(|r| f.key.eq_ignore_ascii_case(r))
+        {
+            out.push(Problem::error(
+                format!("{path}[{i}].key"),
+                format!(
+                    "the header {:?} is set by the webhook provider itself (content type, signature or credentials) and cannot be configured; remove it",
+                    f.key
+                ),
+            ));
+        }
         if let FieldValue::Text(t) = &f.value
             && t.chars().any(|c| c == '\r' || c == '\n' || c == '\0')
         {
@@ -316,12 +341,16 @@ fn body_fields(path: &str, fields: &[Field], is_body: bool, out: &mut Vec<Proble
                 ),
             ));
         }
-        if is_body && f.key.split('.').next() == Some(RECORDS_KEY) {
+        if is_body
+            && let Some(first) = f.key.split('.').next()
+            && (first == RECORDS_KEY || first == crate::render::PLATFORM_TOKEN_KEY)
+        {
             out.push(Problem::error(
                 &key_path,
                 format!(
-                    "the Request Body key {:?} collides with the {RECORDS_KEY} array every request carries; use another name",
-                    f.key
+                    "the Request Body key {:?} collides with a key the provider writes itself ({RECORDS_KEY} or {}); use another name",
+                    f.key,
+                    crate::render::PLATFORM_TOKEN_KEY
                 ),
             ));
         }

@@ -70,6 +70,7 @@
 mod check;
 mod eval;
 mod func;
+#[cfg(test)]
 pub mod json;
 mod lex;
 mod parse;
