@@ -9,6 +9,7 @@
 
 pub mod bindings;
 pub mod deliver;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod json;

@@ -43,6 +43,44 @@ enum Command {
         /// The expression.
         expression: String,
     },
+    /// Render record changes through the component and deliver them; print each request's outcome.
+    Send {
+        /// The service configuration (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The integration strategy (JSON).
+        #[arg(long)]
+        strategy: PathBuf,
+        /// The record changes (JSON array).
+        #[arg(long)]
+        changes: PathBuf,
+        /// Allow plain http:// URLs (for loopback tests).
+        #[arg(long)]
+        allow_http: bool,
+        /// Let this host through the SSRF guard although it resolves to a private,
+        /// loopback or other internal address (repeatable).
+        #[arg(long = "allow-host", value_name = "HOST")]
+        allow_hosts: Vec<String>,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs())]
+        timeout: u64,
+        /// Requests delivered at once.
+        #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY)]
+        concurrency: usize,
+        /// Write the delivery log (JSON lines) here instead of stderr.
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
+    /// Run the whole product locally: embedded receiver and token endpoint, the examples,
+    /// a stream of changes; exits 0 only when every expected delivery arrived verified.
+    Demo {
+        /// How many changes to play.
+        #[arg(long, default_value_t = 48)]
+        changes: usize,
+        /// Write the delivery log (JSON lines) here.
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,8 +107,153 @@ fn now_arg(now: Option<&str>) -> Result<b::Instant, String> {
     }
 }
 
+fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send(
+    config: PathBuf,
+    strategy: PathBuf,
+    changes: PathBuf,
+    allow_http: bool,
+    allow_hosts: Vec<String>,
+    timeout: u64,
+    concurrency: usize,
+    log: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    use std::sync::Arc;
+
+    use host_test::deliver::{Deliverer, Outcome};
+    use host_test::http::{ClientOptions, HttpClient};
+    use host_test::log::DeliveryLog;
+    use host_test::oauth::TokenCache;
+    use host_test::plugin::{SessionPlugin, SystemClock};
+
+    let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
+    let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+    let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
+    let rt = runtime()?;
+    let session = match rt.session(&config, &strategy) {
+        Ok(s) => s,
+        Err(HostError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{}", json::problem_line(p));
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let log = match log {
+        Some(p) => DeliveryLog::to_writer(
+            std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+        ),
+        None => DeliveryLog::to_writer(std::io::stderr()),
+    };
+    let reports = tokio_runtime()?.block_on(async {
+        let client = Arc::new(HttpClient::new(ClientOptions {
+            timeout: std::time::Duration::from_secs(timeout),
+            allow_http,
+            allow_hosts,
+        }));
+        let deliverer = Arc::new(
+            Deliverer::new(
+                Arc::new(SessionPlugin::new(session)),
+                client,
+                Arc::new(SystemClock),
+            )
+            .configure(
+                &config,
+                &strategy.run_options.run_as_user,
+                Arc::new(TokenCache::default()),
+            )
+            .log(Arc::new(log))
+            .concurrency(concurrency),
+        );
+        deliverer.on_changes(&changes).await
+    });
+    let reports = match reports {
+        Ok(r) => r,
+        Err(e) => {
+            println!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if reports.is_empty() {
+        println!("nothing to send: no change passed the strategy's triggers and filters");
+    }
+    for r in &reports {
+        let status = r
+            .last_response
+            .as_ref()
+            .map_or("-".to_string(), |x| x.status.to_string());
+        let why = match &r.outcome {
+            Outcome::Delivered => String::new(),
+            Outcome::DeadLettered(w) | Outcome::EndpointDisabled(w) | Outcome::Skipped(w) => {
+                format!(": {w}")
+            }
+        };
+        println!(
+            "{} {} ({} record(s), {} attempt(s), status {status}) {}{why}",
+            r.outcome.word(),
+            r.delivery_id,
+            r.records,
+            r.attempts,
+            r.url
+        );
+    }
+    let all = reports.iter().all(|r| r.outcome == Outcome::Delivered);
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
+    let rt = runtime()?;
+    let options = host_test::demo::DemoOptions {
+        changes,
+        log,
+        ..host_test::demo::DemoOptions::examples()
+    };
+    println!(
+        "demo: embedded webhook receiver and OAuth token endpoint on 127.0.0.1, the examples/ configuration and strategy, {changes} customer changes"
+    );
+    let summary = tokio_runtime()?.block_on(host_test::demo::run(&rt, &options))?;
+    print!("{}", summary.text());
+    Ok(if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
+        Command::Send {
+            config,
+            strategy,
+            changes,
+            allow_http,
+            allow_hosts,
+            timeout,
+            concurrency,
+            log,
+        } => send(
+            config,
+            strategy,
+            changes,
+            allow_http,
+            allow_hosts,
+            timeout,
+            concurrency,
+            log,
+        ),
+        Command::Demo { changes, log } => demo(changes, log),
         Command::Validate { config, strategy } => {
             let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
             let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
