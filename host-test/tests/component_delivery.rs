@@ -1,0 +1,171 @@
+//! Delivery through the real component: its rendering, token request and parsing,
+//! classification and signing, against servers on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use host_test::deliver::{Deliverer, Outcome};
+use host_test::demo::{self, DemoOptions};
+use host_test::http::{ClientOptions, HttpClient};
+use host_test::log::DeliveryLog;
+use host_test::oauth::TokenCache;
+use host_test::platform_token::PlatformTokens;
+use host_test::plugin::{Clock, SessionPlugin, SystemClock};
+use host_test::receiver::{Receiver, TokenServer};
+use host_test::{Limits, Runtime, json};
+
+fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| Runtime::new(Limits::default()).expect("the component loads"))
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_passes() {
+    let options = DemoOptions {
+        changes: 16,
+        progress: false,
+        ..DemoOptions::examples()
+    };
+    let s = demo::run(runtime(), &options).await.unwrap();
+    assert!(s.passed(), "{}", s.text());
+    assert_eq!(s.expected.len(), 6);
+    assert_eq!(s.retries, 1, "the receiver's one 503");
+    assert_eq!(s.tokens_fetched, 1);
+    assert_eq!(s.verified, s.received);
+    assert_eq!(s.received, s.requests + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_component_renders_signs_and_refreshes_tokens() {
+    let mut config = json::read_configuration(&examples().join("customer.config.json")).unwrap();
+    let strategy = json::read_strategy(&examples().join("customer.strategy.json")).unwrap();
+    let secret = config.oauth.client_secret.clone().unwrap();
+    let tokens = TokenServer::start("mdm-connect", &secret, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let rx = Receiver::builder()
+        .secrets(config.signing_secrets.clone())
+        .require_tokens_from(&tokens)
+        .start()
+        .await
+        .unwrap();
+    config.webhook_url = rx.url("/mdm/customers?source=profisee");
+    config.oauth.token_url = Some(tokens.url());
+    config.include_platform_token = true;
+    let session = runtime().session(&config, &strategy).unwrap();
+    let log = Arc::new(DeliveryLog::memory());
+    let platform = PlatformTokens::with_key(vec![9; 32]);
+    let d = Arc::new(
+        Deliverer::new(
+            Arc::new(SessionPlugin::new(session)),
+            Arc::new(HttpClient::new(ClientOptions {
+                allow_http: true,
+                allow_hosts: vec!["127.0.0.1".into()],
+                ..ClientOptions::default()
+            })),
+            Arc::new(SystemClock),
+        )
+        .configure(&config, "svc-crm-sync", Arc::new(TokenCache::default()))
+        .platform_tokens(platform.clone(), "svc-crm-sync")
+        .log(log.clone()),
+    );
+    let (changes, expected) = demo::changes(8, "svc-crm-sync", SystemClock.now());
+    let first = d.on_changes(&changes).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].outcome, Outcome::Delivered, "{:?}", first[0]);
+    assert_eq!(first[0].records, expected.len());
+    tokens.revoke_all();
+    let second = d.on_changes(&changes).await.unwrap();
+    assert_eq!(second[0].outcome, Outcome::Delivered, "{:?}", second[0]);
+    assert_eq!(second[0].attempts, 2, "401, new token, success");
+    assert_eq!(tokens.fetches(), 2);
+
+    let got = rx.received();
+    assert!(got.iter().all(|g| g.verified.is_ok()), "{got:?}");
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    let claims = platform
+        .verify(body["PlatformToken"].as_str().unwrap(), SystemClock.now())
+        .unwrap();
+    assert_eq!(claims.sub, "svc-crm-sync");
+    // The same delivery id on the refused and the accepted attempt.
+    assert_eq!(got[1].header("webhook-id"), got[2].header("webhook-id"));
+    let text = log.lines().join("\n");
+    for leaked in [
+        secret.as_str(),
+        "tok-",
+        body["PlatformToken"].as_str().unwrap(),
+    ] {
+        assert!(!text.contains(leaked), "{leaked} in the log:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_delivers_and_prints_each_outcome() {
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("customer.config.json")).unwrap(),
+    )
+    .unwrap();
+    let rx = Receiver::builder()
+        .secrets(vec![config["signing-secrets"][0].as_str().unwrap().into()])
+        .start()
+        .await
+        .unwrap();
+    config["webhook-url"] = rx.url("/hook").into();
+    config["oauth"] = serde_json::json!({});
+    let dir = std::env::temp_dir().join(format!("host-test-send-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (c, ch, log) = (
+        dir.join("c.json"),
+        dir.join("changes.json"),
+        dir.join("log.jsonl"),
+    );
+    std::fs::write(&c, config.to_string()).unwrap();
+    std::fs::write(
+        &ch,
+        r#"[
+          {"event-id": "e1", "kind": "added", "entity": "Customer", "code": "C1",
+           "new": {"Code": "C1", "Name": "Acme", "Status": "Active", "CreditLimit": 10,
+                   "Segment": {"Name": "SMB"}, "City": "Delft", "Country": {"Code": "NL"}},
+           "changed-by": "alice", "at": "2026-01-05T10:00:00Z"}
+        ]"#,
+    )
+    .unwrap();
+    let strategy = examples().join("customer.strategy.json");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_host-test"))
+            .args(["send", "--config"])
+            .arg(&c)
+            .arg("--strategy")
+            .arg(&strategy)
+            .arg("--changes")
+            .arg(&ch)
+            .args(["--allow-http", "--allow-host", "127.0.0.1", "--log"])
+            .arg(&log)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("delivered msg_"), "{text}");
+    assert!(
+        text.contains("1 record(s), 1 attempt(s), status 200"),
+        "{text}"
+    );
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].verified.is_ok());
+    let logged = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(logged.contains(r#""outcome":"delivered""#), "{logged}");
+}
