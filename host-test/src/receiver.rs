@@ -465,10 +465,10 @@ impl TokenState {
         }
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let token = format!(
-            "tok-{n:04}-{:016x}",
-            std::process::id() as u64 * 0x9e37_79b9 ^ n
-        );
+        let mut random = [0u8; 16];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
+        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let token = format!("tok-{n:04}-{hex}");
         let life = self.lifetime_secs.load(Ordering::Relaxed);
         self.issued
             .lock()
