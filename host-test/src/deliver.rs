@@ -14,8 +14,10 @@
 //! - **disable endpoint** (410): dead-lettered, and later deliveries to the same endpoint
 //!   (scheme, host, port and path) are not attempted; their report says why.
 //!
-//! Every attempt is re-signed through the component (`sign`) with the current time: the
-//! delivery id and body stay the same, the timestamp and signature are fresh. With OAuth,
+//! Every retry is re-signed through the component (`sign`) with the current time: the
+//! delivery id and body stay the same, the timestamp and signature are fresh. A first
+//! attempt keeps the signature the component made when it rendered the request if that is
+//! at most [`FRESH_SIGNATURE_AGE`] old, and is re-signed too otherwise. With OAuth,
 //! the engine puts the cached token into the `Authorization` header the component rendered
 //! (a token can expire between attempts), and on a 401 it fetches a new token once and
 //! tries again at once; that extra attempt does not count against [`MAX_ATTEMPTS`].
@@ -55,6 +57,12 @@ pub const MAX_ATTEMPTS: u32 = 8;
 /// The longest `Retry-After` honoured as given; a server asking for more gets this: the
 /// delivery must not sit for hours in a host that has no durable queue.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+
+/// A rendered signature younger than this is sent as is on the first attempt: the
+/// component signed the request when it rendered it, and signing the same bytes again
+/// a moment later buys nothing (receivers accept five minutes of skew). Every retry, and a
+/// first attempt of an older render, is re-signed through the component's `sign`.
+pub const FRESH_SIGNATURE_AGE: Duration = Duration::from_secs(5);
 
 /// Deliveries in flight at once by default: enough to keep a receiver busy over one
 /// connection pool without flooding it.
@@ -393,24 +401,31 @@ impl Deliverer {
     }
 
     /// Deliver requests, up to the concurrency at once; reports in request order.
+    ///
+    /// `concurrency` long-lived tasks take requests from one queue: no task per request
+    /// and no round trip through the caller between deliveries.
     pub async fn deliver_all(self: &Arc<Self>, requests: Vec<HttpRequest>) -> Vec<DeliveryReport> {
-        let sem = Arc::new(tokio::sync::Semaphore::new(self.concurrency));
-        let mut set = tokio::task::JoinSet::new();
         let n = requests.len();
-        for (i, r) in requests.into_iter().enumerate() {
-            let Ok(permit) = sem.clone().acquire_owned().await else {
-                break;
-            };
+        let queue = Arc::new(Mutex::new(requests.into_iter().enumerate()));
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..self.concurrency.min(n) {
             let me = self.clone();
+            let queue = queue.clone();
             set.spawn(async move {
-                let report = me.deliver(r).await;
-                drop(permit);
-                (i, report)
+                let mut done = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                    let Some((i, request)) = next else {
+                        break;
+                    };
+                    done.push((i, me.deliver(request).await));
+                }
+                done
             });
         }
         let mut out: Vec<Option<DeliveryReport>> = vec![None; n];
         while let Some(done) = set.join_next().await {
-            if let Ok((i, r)) = done {
+            for (i, r) in done.into_iter().flatten() {
                 out[i] = Some(r);
             }
         }
@@ -460,7 +475,9 @@ impl Deliverer {
             return self.finish(report, &request);
         }
         let uses_oauth = self.oauth.is_some() && header_index(&request, "authorization").is_some();
-        let mut current = request.clone();
+        // Moved, not copied: a batch request can be large. The dead letter keeps it as
+        // last sent (its headers may hold a token, which `DeadLetter` never prints).
+        let mut current = request;
         let mut token: Option<Secret> = None;
         let mut refreshed = false;
         let mut budget = self.policy.max_attempts.max(1);
@@ -502,30 +519,39 @@ impl Deliverer {
                             Some(&msg),
                         );
                         report.outcome = Outcome::DeadLettered(msg);
-                        return self.finish(report, &request);
+                        return self.finish(report, &current);
                     }
                 }
             }
             let now = self.clock.now();
-            let signed = match self.plugin.sign(&current, now) {
-                Ok(s) => s,
-                Err(e) => {
-                    let msg = format!("signing failed: {e}");
-                    self.log_line(
-                        &report,
-                        attempt,
-                        None,
-                        None,
-                        "dead-letter",
-                        None,
-                        Some(&msg),
-                    );
-                    report.outcome = Outcome::DeadLettered(msg);
-                    return self.finish(report, &request);
+            let fresh = attempt == 1 && signature_is_fresh(&current, now.seconds);
+            let resigned;
+            let signed = if fresh {
+                &current
+            } else {
+                match self.plugin.sign(&current, now) {
+                    Ok(s) => {
+                        resigned = s;
+                        &resigned
+                    }
+                    Err(e) => {
+                        let msg = format!("signing failed: {e}");
+                        self.log_line(
+                            &report,
+                            attempt,
+                            None,
+                            None,
+                            "dead-letter",
+                            None,
+                            Some(&msg),
+                        );
+                        report.outcome = Outcome::DeadLettered(msg);
+                        return self.finish(report, &current);
+                    }
                 }
             };
             let started = std::time::Instant::now();
-            let result = self.transport.send(&signed).await;
+            let result = self.transport.send(signed).await;
             let latency = started.elapsed();
             let response = match result {
                 Ok(r) => r,
@@ -561,11 +587,12 @@ impl Deliverer {
                         Some(&why),
                     );
                     report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
             };
             let status = response.status;
-            report.last_response = Some(response.clone());
+            report.last_response = Some(response);
+            let response = report.last_response.as_ref();
             if status == 401 && uses_oauth && !refreshed {
                 refreshed = true;
                 budget += 1;
@@ -573,7 +600,7 @@ impl Deliverer {
                 self.log_line(
                     &report,
                     attempt,
-                    Some(&response),
+                    response,
                     Some(latency),
                     "token-refresh",
                     Some(Duration::ZERO),
@@ -593,28 +620,29 @@ impl Deliverer {
                             Some(&msg),
                         );
                         report.outcome = Outcome::DeadLettered(msg);
-                        return self.finish(report, &request);
+                        return self.finish(report, &current);
                     }
                 }
             }
-            let verdict = match self
-                .plugin
-                .classify(status, &response.headers, self.clock.now())
-            {
+            let verdict = match self.plugin.classify(
+                status,
+                response.map_or(&[][..], |r| &r.headers),
+                self.clock.now(),
+            ) {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = format!("the component could not classify the response: {e}");
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "dead-letter",
                         None,
                         Some(&msg),
                     );
                     report.outcome = Outcome::DeadLettered(msg);
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
             };
             match verdict {
@@ -622,14 +650,14 @@ impl Deliverer {
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "delivered",
                         None,
                         None,
                     );
                     report.outcome = Outcome::Delivered;
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
                 Verdict::Retry(after) if attempt < budget => {
                     let wait = match after {
@@ -639,7 +667,7 @@ impl Deliverer {
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "retry",
                         Some(wait),
@@ -653,34 +681,34 @@ impl Deliverer {
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "dead-letter",
                         None,
                         Some(&why),
                     );
                     report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
                 Verdict::GiveUp => {
                     let why = format!("HTTP {status}: the component says not to retry");
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "dead-letter",
                         None,
                         Some(&why),
                     );
                     report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
                 Verdict::DisableEndpoint => {
                     let why = format!(
                         "HTTP {status} Gone from {} for delivery {}",
                         redact_url(&endpoint),
-                        request.delivery_id
+                        current.delivery_id
                     );
                     self.disabled
                         .lock()
@@ -689,21 +717,21 @@ impl Deliverer {
                     self.log_line(
                         &report,
                         attempt,
-                        Some(&response),
+                        response,
                         Some(latency),
                         "endpoint-disabled",
                         None,
                         Some(&why),
                     );
                     report.outcome = Outcome::EndpointDisabled(why);
-                    return self.finish(report, &request);
+                    return self.finish(report, &current);
                 }
             }
         }
         // Only reached when the loop's budget ran out through `continue`s.
         let why = format!("attempts exhausted after {attempt}");
         report.outcome = Outcome::DeadLettered(why);
-        self.finish(report, &request)
+        self.finish(report, &current)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -747,6 +775,19 @@ impl Deliverer {
 pub fn endpoint_of(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     url[..end].to_string()
+}
+
+/// Whether the request carries a Standard Webhooks signature made at most
+/// [`FRESH_SIGNATURE_AGE`] before `now`.
+fn signature_is_fresh(r: &HttpRequest, now: i64) -> bool {
+    let Some(i) = header_index(r, "webhook-timestamp") else {
+        return false;
+    };
+    header_index(r, "webhook-signature").is_some()
+        && r.headers[i]
+            .value
+            .parse::<i64>()
+            .is_ok_and(|ts| (0..=FRESH_SIGNATURE_AGE.as_secs() as i64).contains(&(now - ts)))
 }
 
 fn header_index(r: &HttpRequest, name: &str) -> Option<usize> {

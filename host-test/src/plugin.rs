@@ -57,6 +57,12 @@ impl SessionPlugin {
         let mut s = self.session.lock().map_err(|_| HostError::Poisoned)?;
         f(&mut s)
     }
+
+    /// Run `f` on the session (for calls the trait does not cover, such as `on_demand`).
+    pub fn with_session<R>(&self, f: impl FnOnce(&mut Session) -> R) -> R {
+        let mut s = self.session.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
+    }
 }
 
 impl Plugin for SessionPlugin {

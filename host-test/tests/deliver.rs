@@ -654,3 +654,45 @@ async fn secrets_never_reach_the_log() {
         "{debug}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_render_signature_is_kept_and_a_stale_one_renewed() {
+    use host_test::plugin::{Clock, Plugin};
+    let rx = Receiver::builder()
+        .secrets(vec![SECRET.into()])
+        .check_timestamps(false)
+        .start()
+        .await
+        .unwrap();
+    let url = rx.url("/hook");
+    let plugin = FakePlugin::new(&url);
+    let r = rig(
+        FakePlugin::new(&url),
+        loopback_client(Duration::from_secs(5)),
+    );
+    let now = r.clock.now();
+    let limit = host_test::deliver::FRESH_SIGNATURE_AGE.as_secs() as i64;
+    for (id, age, kept) in [("msg_fresh", limit, true), ("msg_stale", limit + 1, false)] {
+        let at = host_test::bindings::Instant {
+            seconds: now.seconds - age,
+            nanoseconds: 0,
+        };
+        let rendered = plugin.sign(&request(&url, id, b"{}", None), at).unwrap();
+        let report = r.deliverer.deliver(rendered).await;
+        assert_eq!(report.outcome, Outcome::Delivered);
+        let got = rx.received();
+        let last = got.last().unwrap();
+        assert!(last.verified.is_ok());
+        let ts = last
+            .header("webhook-timestamp")
+            .unwrap()
+            .parse::<i64>()
+            .unwrap();
+        assert_eq!(
+            ts == at.seconds,
+            kept,
+            "{id}: sent {ts}, rendered {}",
+            at.seconds
+        );
+    }
+}
