@@ -29,6 +29,30 @@ enum Command {
         #[arg(long)]
         strategy: PathBuf,
     },
+    /// Render record changes into the exact HTTP requests; print them as JSON.
+    Render {
+        /// The service configuration (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The integration strategy (JSON).
+        #[arg(long)]
+        strategy: PathBuf,
+        /// The record changes (JSON array).
+        #[arg(long)]
+        changes: PathBuf,
+        /// The current time (RFC 3339); default: the machine's clock.
+        #[arg(long)]
+        now: Option<String>,
+        /// The OAuth access token to send (needed when the configuration uses OAuth).
+        #[arg(long)]
+        token: Option<String>,
+        /// The platform token (needed when the configuration includes it).
+        #[arg(long)]
+        platform_token: Option<String>,
+        /// Seed for NEWGUID.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Evaluate an expression on a record; print the value as one JSON value.
     Eval {
         /// The record (JSON object; nested objects are related entities).
@@ -98,6 +122,56 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         .filter(|p| matches!(p.severity, b::Severity::Error))
                         .count();
                     println!("invalid: {errors} error(s)");
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Render {
+            config,
+            strategy,
+            changes,
+            now,
+            token,
+            platform_token,
+            seed,
+        } => {
+            let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
+            let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+            let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
+            let context = b::RenderContext {
+                now: now_arg(now.as_deref())?,
+                access_token: token,
+                platform_token,
+                id_seed: seed,
+            };
+            let mut session = match runtime()?.session(&config, &strategy) {
+                Ok(s) => s,
+                Err(HostError::Invalid(problems)) => {
+                    for p in &problems {
+                        eprintln!("{}", json::problem_line(p));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            match session.on_changes(&changes, &context) {
+                Ok(requests) => {
+                    let out: Vec<serde_json::Value> =
+                        requests.iter().map(json::request_json).collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Render(e)) => {
+                    let hint = match e {
+                        b::RenderError::MissingAccessToken => " (pass --token)",
+                        b::RenderError::MissingPlatformToken => " (pass --platform-token)",
+                        _ => "",
+                    };
+                    eprintln!("error: {}{hint}", json::render_error_text(&e));
                     Ok(ExitCode::FAILURE)
                 }
                 Err(e) => Err(e.to_string()),
