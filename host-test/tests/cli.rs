@@ -106,17 +106,31 @@ fn validate_names_the_key_of_a_malformed_file() {
     assert!(text(&out).contains("max-body-bytes"), "{}", text(&out));
 }
 
-#[test]
-fn render_prints_the_golden_requests_for_the_examples() {
+/// `host-test render` on the example configuration, strategy and changes, plus `extra`.
+fn render_examples(extra: &[&str]) -> Output {
     let ex = examples();
-    let out = host_test(&[
+    let files = [
+        "customer.config.json",
+        "customer.strategy.json",
+        "customer.changes.json",
+    ]
+    .map(|f| ex.join(f).to_str().unwrap().to_string());
+    let mut args = vec![
         "render",
         "--config",
-        ex.join("customer.config.json").to_str().unwrap(),
+        &files[0],
         "--strategy",
-        ex.join("customer.strategy.json").to_str().unwrap(),
+        &files[1],
         "--changes",
-        ex.join("customer.changes.json").to_str().unwrap(),
+        &files[2],
+    ];
+    args.extend_from_slice(extra);
+    host_test(&args)
+}
+
+#[test]
+fn render_prints_the_golden_requests_for_the_examples() {
+    let out = render_examples(&[
         "--now",
         "2024-06-15T10:30:00Z",
         "--token",
@@ -139,16 +153,7 @@ fn render_prints_the_golden_requests_for_the_examples() {
 
 #[test]
 fn render_without_the_oauth_token_says_what_is_missing() {
-    let ex = examples();
-    let out = host_test(&[
-        "render",
-        "--config",
-        ex.join("customer.config.json").to_str().unwrap(),
-        "--strategy",
-        ex.join("customer.strategy.json").to_str().unwrap(),
-        "--changes",
-        ex.join("customer.changes.json").to_str().unwrap(),
-    ]);
+    let out = render_examples(&[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("--token"), "{}", text(&out));
 }
