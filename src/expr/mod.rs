@@ -40,7 +40,8 @@
 //! - **Letter case**: text comparisons (`=`, `<>`, ordering, `IN`, `CHANGEDFROM`/`TO`
 //!   lists) and searches (`CONTAINS`, `STARTSWITH`, `ENDSWITH`, `INDEXOF`,
 //!   `CONTAINSPATTERN`) ignore letter case, like the platform's case-insensitive SQL
-//!   collation; characters are compared by their simple lower case. `CHANGED`, however,
+//!   collation; letters of the Latin, Greek and Cyrillic scripts are folded to lower
+//!   case (`crate::value::fold_case`), other characters compare as they are. `CHANGED`, however,
 //!   sees a change of case as a change: it reports what was stored.
 //! - **Mixed types**: a date and a datetime compare as the date's midnight UTC. Text
 //!   compared with a number, date or boolean is read as one (`"42" = 42` is TRUE,
