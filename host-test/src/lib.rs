@@ -13,6 +13,7 @@ pub mod json;
 pub mod limits;
 pub mod runtime;
 pub mod schedule;
+pub mod scheduler;
 pub mod size;
 pub mod zones;
 
