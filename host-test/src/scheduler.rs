@@ -328,8 +328,15 @@ pub enum Event {
         /// Requests delivered.
         requests: usize,
     },
-    /// A schedule or a fire failed; see [`FireError`].
-    Failed(FireError),
+    /// A fire failed (and counts as fired); see [`FireError`].
+    FireFailed {
+        /// The fire.
+        fire: Fire,
+        /// Why.
+        error: FireError,
+    },
+    /// A schedule's next fire time could not be computed; it is left out from now on.
+    ScheduleFailed(FireError),
 }
 
 /// A deterministic `id-seed` for one page of one fire: 64-bit FNV-1a over the strategy
@@ -585,7 +592,7 @@ impl Scheduler {
     pub fn step(&mut self, now: Timestamp, sink: &mut dyn Sink, on_event: &mut dyn FnMut(Event)) {
         let (fires, errors) = self.due(now);
         for e in errors {
-            on_event(Event::Failed(e));
+            on_event(Event::ScheduleFailed(e));
         }
         for fire in fires {
             match self.run_fire(&fire, sink) {
@@ -594,7 +601,7 @@ impl Scheduler {
                     pages,
                     requests,
                 }),
-                Err(e) => on_event(Event::Failed(e)),
+                Err(error) => on_event(Event::FireFailed { fire, error }),
             }
         }
     }
