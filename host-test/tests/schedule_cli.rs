@@ -10,8 +10,15 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The binary under test. `HOST_TEST_BIN` overrides cargo's path: a target directory
+/// shared between git worktrees holds one `host-test` at that path, whichever worktree
+/// built last, while each build's own copy stays in `deps/`.
+fn bin() -> String {
+    std::env::var("HOST_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_host-test").into())
+}
+
 fn host_test(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-test"))
+    Command::new(bin())
         .args(args)
         .output()
         .expect("host-test runs")
@@ -66,7 +73,7 @@ fn every_conformance_case_passes_through_the_cli() {
     let runs: Vec<_> = cases
         .iter()
         .map(|case| {
-            Command::new(env!("CARGO_BIN_EXE_host-test"))
+            Command::new(bin())
                 .args(["schedule", "--cron", &case.expr, "--tz", &case.tz])
                 .args([
                     "--from",
