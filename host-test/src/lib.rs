@@ -12,6 +12,8 @@ pub mod error;
 pub mod json;
 pub mod limits;
 pub mod runtime;
+pub mod schedule;
+pub mod scheduler;
 pub mod size;
 pub mod zones;
 

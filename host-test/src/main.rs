@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::bindings as b;
+use host_test::schedule::{self, Target};
 use host_test::{HostError, Limits, Runtime, json};
 
 #[derive(Parser)]
@@ -66,6 +67,30 @@ enum Command {
         now: Option<String>,
         /// The expression.
         expression: String,
+    },
+    /// Preview the next fire times of a cron text, or of a strategy's schedule, one per
+    /// line in RFC 3339 with the zone's offset.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["cron", "strategy"])))]
+    Schedule {
+        /// A cron text (5 or 6 fields, or a macro such as @daily).
+        #[arg(long, conflicts_with_all = ["strategy", "schedule"])]
+        cron: Option<String>,
+        /// The IANA time zone of the cron text's fields; default UTC.
+        #[arg(long, requires = "cron")]
+        tz: Option<String>,
+        /// An integration strategy (JSON) whose schedule to preview, in its own zone.
+        #[arg(long, requires = "schedule")]
+        strategy: Option<PathBuf>,
+        /// The name of the strategy's schedule.
+        #[arg(long, requires = "strategy")]
+        schedule: Option<String>,
+        /// How many fire times, 1 to 100.
+        #[arg(long)]
+        count: u32,
+        /// List fire times strictly after this: RFC 3339 with an offset, or a local time
+        /// in the zone (2016-11-06T01:45:00); default: now.
+        #[arg(long)]
+        from: Option<String>,
     },
 }
 
@@ -207,6 +232,46 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(HostError::Problem(p)) => {
                     eprintln!("{}", json::problem_line(&p));
                     Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Schedule {
+            cron,
+            tz,
+            strategy,
+            schedule: name,
+            count,
+            from,
+        } => {
+            let target = match (cron, strategy, name) {
+                (Some(cron), _, _) => Target::Cron {
+                    cron,
+                    time_zone: tz,
+                },
+                (None, Some(strategy), Some(name)) => Target::Schedule { strategy, name },
+                // clap requires --cron, or --strategy with --schedule.
+                _ => return Err("give --cron, or --strategy with --schedule".into()),
+            };
+            let request = schedule::Request {
+                target,
+                count,
+                from,
+            };
+            let lines = schedule::prepare(&request, jiff::Timestamp::now()).and_then(|prepared| {
+                let rt = Runtime::new(Limits::default()).map_err(schedule::ScheduleError::Host)?;
+                prepared.run(&rt)
+            });
+            match lines {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ schedule::ScheduleError::Problems(_)) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(e.exit_code()))
                 }
                 Err(e) => Err(e.to_string()),
             }
