@@ -58,30 +58,34 @@ impl Sink for Collect {
     }
 }
 
-/// Run the scheduler on `clock` until `until`; return every fire (delivered or failed
-/// while rendering), checking that a failure is only the component's `unsupported`
-/// `on-schedule`, the state of main until rendering lands.
+/// Run the scheduler on `clock` until `until`; return every fire. Every fire must render
+/// and reach the sink: each delivery is checked to carry every member, rendered at the
+/// fire instant.
 fn run(s: &mut Scheduler, clock: &mut SimClock, until: Timestamp) -> Vec<Fire> {
     let mut sink = Collect::default();
     let mut fires = Vec::new();
     s.run(clock, &mut sink, Some(until), &mut |e| match e {
         Event::Fired { fire, .. } => fires.push(fire),
-        Event::FireFailed { fire, error: e } => match &e.kind {
-            FireErrorKind::Render { error, .. }
-                if matches!(**error, HostError::Render(RenderError::Unsupported(_))) =>
-            {
-                assert!(
-                    e.to_string()
-                        .contains("on-schedule is not supported by this version"),
-                    "{e}"
-                );
-                assert_eq!(e.at, Some(fire.at));
-                fires.push(fire);
-            }
-            _ => panic!("unexpected failure: {e}"),
-        },
+        Event::FireFailed { error, .. } => panic!("unexpected failure: {error}"),
         Event::ScheduleFailed(e) => panic!("unexpected failure: {e}"),
     });
+    let members = json::read_members(&data("members.json")).unwrap().len();
+    assert_eq!(sink.0.len(), fires.len(), "one delivery per fire");
+    for ((strategy, schedule, at, requests), fire) in sink.0.iter().zip(&fires) {
+        assert_eq!(
+            (strategy.as_str(), schedule.as_str(), *at),
+            (fire.strategy.as_str(), fire.schedule.as_str(), fire.at)
+        );
+        let carried: usize = requests.iter().map(|r| r.member_codes.len()).sum();
+        assert_eq!(
+            carried, members,
+            "every member is sent (the schedules have no filter)"
+        );
+        for r in requests {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(body["SentAt"], at.to_string(), "NOW is the fire instant");
+        }
+    }
     fires
 }
 
