@@ -57,13 +57,13 @@ impl Guest for Component {
         context: t::RenderContext,
     ) -> Result<t::Value, t::Problem> {
         let sample = m::Sample {
-            record: to_attributes(sample.state, "sample.state").map_err(from_problem)?,
+            record: to_attributes(sample.state, &|| "sample.state".into()).map_err(from_problem)?,
             prior: match sample.prior {
-                Some(a) => Some(to_attributes(a, "sample.prior").map_err(from_problem)?),
+                Some(a) => Some(to_attributes(a, &|| "sample.prior".into()).map_err(from_problem)?),
                 None => None,
             },
         };
-        let ctx = to_context(context, "context").map_err(from_problem)?;
+        let ctx = to_context(context).map_err(from_problem)?;
         plan::evaluate(&expression, &sample, &ctx)
             .map(from_value)
             .map_err(from_problem)
@@ -75,7 +75,7 @@ impl Guest for Component {
         after: t::Instant,
         count: u32,
     ) -> Result<Vec<t::Instant>, Vec<t::Problem>> {
-        let after = to_instant(after, "after").map_err(|p| vec![from_problem(p)])?;
+        let after = to_instant(after, &|| "after".into()).map_err(|p| vec![from_problem(p)])?;
         plan::cron_preview(&cron, time_zone.as_deref(), after, count, &HostZones)
             .map(|v| v.into_iter().map(from_instant).collect())
             .map_err(|ps| ps.into_iter().map(from_problem).collect())
@@ -91,11 +91,11 @@ fn rendered(r: Result<Vec<m::HttpRequest>, m::RenderError>) -> Rendered {
 
 impl GuestPlan for PlanResource {
     fn on_changes(&self, changes: Vec<t::RecordChange>, context: t::RenderContext) -> Rendered {
-        let ctx = to_context(context, "context").map_err(invalid)?;
+        let ctx = to_context(context).map_err(invalid)?;
         let changes = changes
             .into_iter()
             .enumerate()
-            .map(|(i, ch)| to_change(ch, &format!("changes[{i}]")))
+            .map(|(i, ch)| to_change(ch, &|| format!("changes[{i}]")))
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         rendered(self.plan.on_changes(&changes, &ctx))
@@ -107,7 +107,7 @@ impl GuestPlan for PlanResource {
         members: Vec<t::Member>,
         context: t::RenderContext,
     ) -> Rendered {
-        let ctx = to_context(context, "context").map_err(invalid)?;
+        let ctx = to_context(context).map_err(invalid)?;
         let members = to_members(members).map_err(invalid)?;
         let mode = match mode {
             t::RunMode::Synchronous => m::RunMode::Synchronous,
@@ -122,7 +122,7 @@ impl GuestPlan for PlanResource {
         members: Vec<t::Member>,
         context: t::RenderContext,
     ) -> Rendered {
-        let ctx = to_context(context, "context").map_err(invalid)?;
+        let ctx = to_context(context).map_err(invalid)?;
         let members = to_members(members).map_err(invalid)?;
         rendered(self.plan.on_schedule(&schedule, &members, &ctx))
     }
@@ -132,7 +132,7 @@ impl GuestPlan for PlanResource {
         schedule: String,
         after: t::Instant,
     ) -> Result<Option<t::Instant>, t::RenderError> {
-        let after = to_instant(after, "after").map_err(invalid)?;
+        let after = to_instant(after, &|| "after".into()).map_err(invalid)?;
         self.plan
             .next_fire(&schedule, after, &HostZones)
             .map(|o| o.map(from_instant))
@@ -145,7 +145,7 @@ impl GuestPlan for PlanResource {
         after: t::Instant,
         count: u32,
     ) -> Result<Vec<t::Instant>, t::RenderError> {
-        let after = to_instant(after, "after").map_err(invalid)?;
+        let after = to_instant(after, &|| "after".into()).map_err(invalid)?;
         self.plan
             .preview(&schedule, after, count, &HostZones)
             .map(|v| v.into_iter().map(from_instant).collect())
@@ -165,7 +165,7 @@ impl GuestPlan for PlanResource {
         body: Vec<u8>,
         now: t::Instant,
     ) -> Result<t::AccessToken, t::OauthError> {
-        let now = to_instant(now, "now").map_err(|p| t::OauthError {
+        let now = to_instant(now, &|| "now".into()).map_err(|p| t::OauthError {
             status,
             error: "invalid_request".into(),
             description: Some(p.to_string()),
@@ -189,7 +189,7 @@ impl GuestPlan for PlanResource {
         let headers: Vec<m::Header> = headers.into_iter().map(to_header).collect();
         // An out-of-range `now` only matters for an HTTP-date Retry-After; clamp it to the
         // epoch rather than refuse to classify.
-        let now = to_instant(now, "now").unwrap_or(m::Instant {
+        let now = to_instant(now, &|| "now".into()).unwrap_or(m::Instant {
             seconds: 0,
             nanoseconds: 0,
         });
@@ -206,7 +206,7 @@ impl GuestPlan for PlanResource {
         request: t::HttpRequest,
         now: t::Instant,
     ) -> Result<t::HttpRequest, t::RenderError> {
-        let now = to_instant(now, "now").map_err(invalid)?;
+        let now = to_instant(now, &|| "now".into()).map_err(invalid)?;
         self.plan
             .sign(to_request(request), now)
             .map(from_request)
@@ -229,10 +229,14 @@ fn invalid(p: m::Problem) -> t::RenderError {
 
 // ---- conversions from the bindings ----
 
-fn to_instant(i: t::Instant, path: &str) -> Result<m::Instant, m::Problem> {
+/// Paths in problems are built only when there is a problem: conversions run for every
+/// attribute of every record, and formatting a path each time would dominate a render.
+type PathFn<'a> = &'a dyn Fn() -> String;
+
+fn to_instant(i: t::Instant, path: PathFn) -> Result<m::Instant, m::Problem> {
     m::Instant::new(i.seconds, i.nanoseconds).ok_or_else(|| {
         m::Problem::error(
-            path,
+            path(),
             format!(
                 "the instant {}s {}ns is outside years 1 to 9999 or has nanoseconds over 999,999,999",
                 i.seconds, i.nanoseconds
@@ -241,20 +245,18 @@ fn to_instant(i: t::Instant, path: &str) -> Result<m::Instant, m::Problem> {
     })
 }
 
-fn to_value(v: t::Value, path: &str) -> Result<m::Value, m::Problem> {
+fn to_value(v: t::Value, path: PathFn) -> Result<m::Value, m::Problem> {
     Ok(match v {
         t::Value::Null => m::Value::Null,
         t::Value::Text(s) => m::Value::Text(s),
-        t::Value::Decimal(s) => {
-            m::Value::Decimal(m::Decimal::parse(&s).map_err(|e| {
-                m::Problem::error(path, format!("the decimal {s:?} is invalid: {e}"))
-            })?)
-        }
+        t::Value::Decimal(s) => m::Value::Decimal(m::Decimal::parse(&s).map_err(|e| {
+            m::Problem::error(path(), format!("the decimal {s:?} is invalid: {e}"))
+        })?),
         t::Value::Boolean(b) => m::Value::Boolean(b),
         t::Value::Date(d) => {
             m::Value::Date(m::Date::new(d.year, d.month, d.day).ok_or_else(|| {
                 m::Problem::error(
-                    path,
+                    path(),
                     format!(
                         "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
                         d.year, d.month, d.day
@@ -266,15 +268,15 @@ fn to_value(v: t::Value, path: &str) -> Result<m::Value, m::Problem> {
     })
 }
 
-fn to_attributes(attrs: Vec<t::Attribute>, path: &str) -> Result<Vec<m::Attribute>, m::Problem> {
+fn to_attributes(attrs: Vec<t::Attribute>, path: PathFn) -> Result<Vec<m::Attribute>, m::Problem> {
     attrs
         .into_iter()
         .enumerate()
         .map(|(i, a)| {
-            let at = format!("{path}.attributes[{i}]");
+            let at = || format!("{}.attributes[{i}]", path());
             if a.path.is_empty() {
                 return Err(m::Problem::error(
-                    &at,
+                    at(),
                     "the attribute has an empty path; give at least its name",
                 ));
             }
@@ -286,7 +288,7 @@ fn to_attributes(attrs: Vec<t::Attribute>, path: &str) -> Result<Vec<m::Attribut
         .collect()
 }
 
-fn to_member(mem: t::Member, path: &str) -> Result<m::Member, m::Problem> {
+fn to_member(mem: t::Member, path: PathFn) -> Result<m::Member, m::Problem> {
     Ok(m::Member {
         code: mem.code,
         attributes: to_attributes(mem.attributes, path)?,
@@ -297,11 +299,11 @@ fn to_members(members: Vec<t::Member>) -> Result<Vec<m::Member>, m::Problem> {
     members
         .into_iter()
         .enumerate()
-        .map(|(i, mem)| to_member(mem, &format!("members[{i}]")))
+        .map(|(i, mem)| to_member(mem, &|| format!("members[{i}]")))
         .collect()
 }
 
-fn to_change(ch: t::RecordChange, path: &str) -> Result<m::RecordChange, m::Problem> {
+fn to_change(ch: t::RecordChange, path: PathFn) -> Result<m::RecordChange, m::Problem> {
     Ok(m::RecordChange {
         event_id: ch.event_id,
         kind: match ch.kind {
@@ -313,20 +315,20 @@ fn to_change(ch: t::RecordChange, path: &str) -> Result<m::RecordChange, m::Prob
         code: ch.code,
         new_state: ch
             .new_state
-            .map(|s| to_member(s, &format!("{path}.new-state")))
+            .map(|s| to_member(s, &|| format!("{}.new-state", path())))
             .transpose()?,
         prior_state: ch
             .prior_state
-            .map(|s| to_member(s, &format!("{path}.prior-state")))
+            .map(|s| to_member(s, &|| format!("{}.prior-state", path())))
             .transpose()?,
         changed_by: ch.changed_by,
-        at: to_instant(ch.at, &format!("{path}.at"))?,
+        at: to_instant(ch.at, &|| format!("{}.at", path()))?,
     })
 }
 
-fn to_context(ctx: t::RenderContext, path: &str) -> Result<m::RenderContext, m::Problem> {
+fn to_context(ctx: t::RenderContext) -> Result<m::RenderContext, m::Problem> {
     Ok(m::RenderContext {
-        now: to_instant(ctx.now, &format!("{path}.now"))?,
+        now: to_instant(ctx.now, &|| "context.now".into())?,
         access_token: ctx.access_token,
         platform_token: ctx.platform_token,
         id_seed: ctx.id_seed,

@@ -177,7 +177,12 @@ fn check_strategy(s: &Strategy, out: &mut Vec<Problem>) {
     for (i, sch) in s.schedules.iter().enumerate() {
         let path = format!("strategy.schedules[{i}]");
         name(&format!("{path}.name"), &sch.name, "schedule name", out);
-        let folded = sch.name.trim().to_lowercase();
+        let folded: String = sch
+            .name
+            .trim()
+            .chars()
+            .map(crate::value::fold_case)
+            .collect();
         if let Some((_, first)) = seen.iter().find(|(n, _)| !n.is_empty() && *n == folded) {
             out.push(Problem::error(
                 format!("{path}.name"),

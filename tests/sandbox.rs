@@ -209,3 +209,74 @@ fn compile_reports_every_problem_with_its_path() {
         other => panic!("expected problems, got {:?}", other.err()),
     }
 }
+
+fn example_changes() -> Vec<b::RecordChange> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    json::read_changes(&root.join("examples/customer.changes.json")).unwrap()
+}
+
+fn token_context() -> b::RenderContext {
+    b::RenderContext {
+        now: b::Instant {
+            seconds: 1_718_447_400,
+            nanoseconds: 0,
+        },
+        access_token: Some("example-access-token".into()),
+        platform_token: None,
+        id_seed: 0,
+    }
+}
+
+#[test]
+fn output_cap_obeyed_and_violated() {
+    let (config, strategy) = examples();
+    let changes = example_changes();
+    let render = |max: usize| {
+        runtime()
+            .instantiate_with(Limits {
+                max_output_bytes: max,
+                ..Limits::default()
+            })
+            .unwrap()
+            .compile(&config, &strategy)
+            .unwrap()
+            .on_changes(&changes, &token_context())
+    };
+    let requests = render(1 << 20).unwrap();
+    assert_eq!(requests.len(), 1);
+    match render(500) {
+        Err(HostError::OutputTooLarge { size, limit: 500 }) => assert!(size > 500),
+        other => panic!("expected OutputTooLarge, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn typed_render_errors_cross_the_boundary() {
+    let (config, strategy) = examples();
+    let mut session = runtime().session(&config, &strategy).unwrap();
+    let no_token = b::RenderContext {
+        access_token: None,
+        ..token_context()
+    };
+    assert!(matches!(
+        session.on_changes(&example_changes(), &no_token),
+        Err(HostError::Render(b::RenderError::MissingAccessToken))
+    ));
+    // The session is still usable after a typed error (only traps poison an instance).
+    assert_eq!(
+        session
+            .on_changes(&example_changes(), &token_context())
+            .unwrap()
+            .len(),
+        1
+    );
+    // A malformed input value is a located problem, not a trap.
+    let mut bad = example_changes();
+    bad[0].new_state.as_mut().unwrap().attributes[3].value = b::Value::Decimal("12,5".into());
+    match session.on_changes(&bad, &token_context()) {
+        Err(HostError::Render(b::RenderError::InvalidInput(p))) => {
+            assert_eq!(p.path, "changes[0].new-state.attributes[3]");
+        }
+        other => panic!("expected InvalidInput, got {:?}", other.err()),
+    }
+}

@@ -20,6 +20,8 @@ pub mod platform_token;
 pub mod plugin;
 pub mod receiver;
 pub mod runtime;
+pub mod schedule;
+pub mod scheduler;
 pub mod secret;
 pub mod size;
 pub mod ssrf;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::bindings as b;
+use host_test::schedule::{self, Target};
 use host_test::{HostError, Limits, Runtime, json};
 
 #[derive(Parser)]
@@ -28,6 +29,30 @@ enum Command {
         /// The integration strategy (JSON).
         #[arg(long)]
         strategy: PathBuf,
+    },
+    /// Render record changes into the exact HTTP requests; print them as JSON.
+    Render {
+        /// The service configuration (JSON).
+        #[arg(long)]
+        config: PathBuf,
+        /// The integration strategy (JSON).
+        #[arg(long)]
+        strategy: PathBuf,
+        /// The record changes (JSON array).
+        #[arg(long)]
+        changes: PathBuf,
+        /// The current time (RFC 3339); default: the machine's clock.
+        #[arg(long)]
+        now: Option<String>,
+        /// The OAuth access token to send (needed when the configuration uses OAuth).
+        #[arg(long)]
+        token: Option<String>,
+        /// The platform token (needed when the configuration includes it).
+        #[arg(long)]
+        platform_token: Option<String>,
+        /// Seed for NEWGUID.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Evaluate an expression on a record; print the value as one JSON value.
     Eval {
@@ -80,6 +105,30 @@ enum Command {
         /// Write the delivery log (JSON lines) here.
         #[arg(long)]
         log: Option<PathBuf>,
+    },
+    /// Preview the next fire times of a cron text, or of a strategy's schedule, one per
+    /// line in RFC 3339 with the zone's offset.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["cron", "strategy"])))]
+    Schedule {
+        /// A cron text (5 or 6 fields, or a macro such as @daily).
+        #[arg(long, conflicts_with_all = ["strategy", "schedule"])]
+        cron: Option<String>,
+        /// The IANA time zone of the cron text's fields; default UTC.
+        #[arg(long, requires = "cron")]
+        tz: Option<String>,
+        /// An integration strategy (JSON) whose schedule to preview, in its own zone.
+        #[arg(long, requires = "schedule")]
+        strategy: Option<PathBuf>,
+        /// The name of the strategy's schedule.
+        #[arg(long, requires = "strategy")]
+        schedule: Option<String>,
+        /// How many fire times, 1 to 100.
+        #[arg(long)]
+        count: u32,
+        /// List fire times strictly after this: RFC 3339 with an offset, or a local time
+        /// in the zone (2016-11-06T01:45:00); default: now.
+        #[arg(long)]
+        from: Option<String>,
     },
 }
 
@@ -286,6 +335,56 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Command::Render {
+            config,
+            strategy,
+            changes,
+            now,
+            token,
+            platform_token,
+            seed,
+        } => {
+            let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
+            let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+            let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
+            let context = b::RenderContext {
+                now: now_arg(now.as_deref())?,
+                access_token: token,
+                platform_token,
+                id_seed: seed,
+            };
+            let mut session = match runtime()?.session(&config, &strategy) {
+                Ok(s) => s,
+                Err(HostError::Invalid(problems)) => {
+                    for p in &problems {
+                        eprintln!("{}", json::problem_line(p));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            match session.on_changes(&changes, &context) {
+                Ok(requests) => {
+                    let out: Vec<serde_json::Value> =
+                        requests.iter().map(json::request_json).collect();
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(HostError::Render(e)) => {
+                    let hint = match e {
+                        b::RenderError::MissingAccessToken => " (pass --token)",
+                        b::RenderError::MissingPlatformToken => " (pass --platform-token)",
+                        _ => "",
+                    };
+                    eprintln!("error: {}{hint}", json::render_error_text(&e));
+                    Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
         Command::Eval {
             record,
             prior,
@@ -316,6 +415,46 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(HostError::Problem(p)) => {
                     eprintln!("{}", json::problem_line(&p));
                     Ok(ExitCode::FAILURE)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Command::Schedule {
+            cron,
+            tz,
+            strategy,
+            schedule: name,
+            count,
+            from,
+        } => {
+            let target = match (cron, strategy, name) {
+                (Some(cron), _, _) => Target::Cron {
+                    cron,
+                    time_zone: tz,
+                },
+                (None, Some(strategy), Some(name)) => Target::Schedule { strategy, name },
+                // clap requires --cron, or --strategy with --schedule.
+                _ => return Err("give --cron, or --strategy with --schedule".into()),
+            };
+            let request = schedule::Request {
+                target,
+                count,
+                from,
+            };
+            let lines = schedule::prepare(&request, jiff::Timestamp::now()).and_then(|prepared| {
+                let rt = Runtime::new(Limits::default()).map_err(schedule::ScheduleError::Host)?;
+                prepared.run(&rt)
+            });
+            match lines {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ schedule::ScheduleError::Problems(_)) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(e.exit_code()))
                 }
                 Err(e) => Err(e.to_string()),
             }

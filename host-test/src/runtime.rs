@@ -183,18 +183,47 @@ impl Runtime {
         Runtime::from_file(Path::new(crate::COMPONENT_WASM), limits)
     }
 
-    /// Load a component from a file.
+    /// Load a component from a file. The compiled artefact is cached beside the file
+    /// (`<file>.<hash>.cwasm`): compiling takes 100 ms to seconds, loading the cache a
+    /// few milliseconds, and every CLI run would otherwise pay the compile.
     pub fn from_file(path: &Path, limits: Limits) -> Result<Runtime, HostError> {
         let bytes = std::fs::read(path)
             .map_err(|e| HostError::Load(format!("cannot read {}: {e}", path.display())))?;
-        Runtime::from_bytes(&bytes, limits)
+        let engine = engine()?;
+        let cache = path.with_extension(format!("{:016x}.cwasm", fnv1a(&bytes)));
+        // SAFETY: the cache file was written by `Component::serialize` of this very
+        // code, beside the component, in a directory only the builder writes; wasmtime
+        // refuses artefacts from another version or configuration, and on any error the
+        // component is compiled afresh.
+        let cached = unsafe { Component::deserialize_file(&engine, &cache) }.ok();
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = compile(&engine, &bytes)?;
+                if let Ok(artefact) = c.serialize() {
+                    let tmp = cache.with_extension(format!("tmp{}", std::process::id()));
+                    if std::fs::write(&tmp, artefact).is_ok() {
+                        let _ = std::fs::rename(&tmp, &cache);
+                    }
+                }
+                c
+            }
+        };
+        Runtime::from_component(engine, component, limits)
     }
 
-    /// Load a component from its bytes (binary or WAT text).
+    /// Load a component from its bytes (binary or WAT text), compiling it.
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Runtime, HostError> {
         let engine = engine()?;
-        let component = Component::new(&engine, bytes)
-            .map_err(|e| HostError::Load(format!("cannot compile the component: {e:#}")))?;
+        let component = compile(&engine, bytes)?;
+        Runtime::from_component(engine, component, limits)
+    }
+
+    fn from_component(
+        engine: Engine,
+        component: Component,
+        limits: Limits,
+    ) -> Result<Runtime, HostError> {
         check_imports(&engine, &component)?;
         let mut linker = Linker::<State>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
@@ -290,6 +319,18 @@ impl Runtime {
         self.instantiate()?
             .cron_preview(cron, time_zone, after, count)
     }
+}
+
+fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component, HostError> {
+    Component::new(engine, bytes)
+        .map_err(|e| HostError::Load(format!("cannot compile the component: {e:#}")))
+}
+
+/// FNV-1a: a cache key for the component's bytes (not a security boundary).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn engine() -> Result<Engine, HostError> {

@@ -6,14 +6,21 @@ use crate::bindings::Instant;
 
 /// The offset from UTC in seconds east of `name` at `at`, or a message naming the zone.
 pub fn utc_offset(name: &str, at: Instant) -> Result<i32, String> {
-    let tz = jiff::tz::TimeZone::get(name).map_err(|_| {
-        format!(
-            "unknown time zone {name:?}; use an IANA name such as Europe/London or America/New_York"
-        )
-    })?;
+    let tz = time_zone(name)?;
     let ts = jiff::Timestamp::new(at.seconds, 0)
         .map_err(|e| format!("instant {}s is out of range: {e}", at.seconds))?;
     Ok(tz.to_offset(ts).seconds())
+}
+
+/// The IANA zone `name` from the host's database, or a message naming it and saying what
+/// would be right. The CLI uses this too, so that an unknown zone reads the same whether
+/// the host or the component finds it.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, String> {
+    jiff::tz::TimeZone::get(name).map_err(|_| {
+        format!(
+            "unknown time zone {name:?}; use an IANA name such as Europe/London or America/New_York"
+        )
+    })
 }
 
 #[cfg(test)]

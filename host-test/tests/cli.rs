@@ -105,3 +105,139 @@ fn validate_names_the_key_of_a_malformed_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("max-body-bytes"), "{}", text(&out));
 }
+
+/// `host-test render` on the example configuration, strategy and changes, plus `extra`.
+fn render_examples(extra: &[&str]) -> Output {
+    let ex = examples();
+    let files = [
+        "customer.config.json",
+        "customer.strategy.json",
+        "customer.changes.json",
+    ]
+    .map(|f| ex.join(f).to_str().unwrap().to_string());
+    let mut args = vec![
+        "render",
+        "--config",
+        &files[0],
+        "--strategy",
+        &files[1],
+        "--changes",
+        &files[2],
+    ];
+    args.extend_from_slice(extra);
+    host_test(&args)
+}
+
+#[test]
+fn render_prints_the_golden_requests_for_the_examples() {
+    let out = render_examples(&[
+        "--now",
+        "2024-06-15T10:30:00Z",
+        "--token",
+        "example-access-token",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/customer.render.json");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got, want);
+    // What the golden file says, in words: adds that pass the filter, the update that
+    // changed a watched field and the delete in a watched country; not the prospect, the
+    // city-only update, the run-as user's own change or the US delete.
+    assert_eq!(
+        got[0]["member-codes"],
+        serde_json::json!(["C-1001", "C-0042", "C-0007"])
+    );
+}
+
+#[test]
+fn render_without_the_oauth_token_says_what_is_missing() {
+    let out = render_examples(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("--token"), "{}", text(&out));
+}
+
+#[test]
+fn eval_prints_one_json_value_or_a_located_error() {
+    let dir = scratch("eval");
+    let record = dir.join("r.json");
+    std::fs::write(
+        &record,
+        r#"{"MSRP": 2294.99, "StandardCost": 1251.98, "Class": {"Name": "High"}}"#,
+    )
+    .unwrap();
+    let r = record.to_str().unwrap();
+    let out = host_test(&["eval", "--record", r, "[MSRP] - [StandardCost]"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1043.01");
+    let out = host_test(&[
+        "eval",
+        "--record",
+        r,
+        "--now",
+        "2024-06-15T10:30:00Z",
+        "TODAY",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "\"2024-06-15\""
+    );
+    let out = host_test(&["eval", "--record", r, "[MSRP] >"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 1, column 9"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn eval_passes_the_expression_conformance_file() {
+    let data =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/conformance/expressions.json");
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&data).unwrap()).unwrap();
+    let dir = scratch("conformance");
+    let (record, prior) = (dir.join("record.json"), dir.join("prior.json"));
+    std::fs::write(&record, file["record"].to_string()).unwrap();
+    std::fs::write(&prior, file["prior"].to_string()).unwrap();
+    let now = file["now"].as_str().unwrap();
+    let mut passed = 0;
+    for case in file["cases"].as_array().unwrap() {
+        let expr = case["expr"].as_str().unwrap();
+        let out = host_test(&[
+            "eval",
+            "--record",
+            record.to_str().unwrap(),
+            "--prior",
+            prior.to_str().unwrap(),
+            "--now",
+            now,
+            expr,
+        ]);
+        assert!(out.status.success(), "{expr}: {}", text(&out));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got, case["expect"], "{expr}");
+        passed += 1;
+    }
+    for expr in file["errors"].as_array().unwrap() {
+        let out = host_test(&[
+            "eval",
+            "--record",
+            record.to_str().unwrap(),
+            "--now",
+            now,
+            expr.as_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{expr} must be rejected");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("(line "),
+            "{}",
+            text(&out)
+        );
+        passed += 1;
+    }
+    assert_eq!(passed, 10);
+}

@@ -240,17 +240,9 @@ fn truth(v: Val<'_>, what: &str, span: Span) -> Result<Option<bool>, EvalError> 
     }
 }
 
-/// Fold a character for case-insensitive comparison: its lower case when that is one
-/// character (so folding never changes a text's length in characters).
+/// Fold a character for case-insensitive comparison (see [`crate::value::fold_case`]).
 pub(crate) fn fold(c: char) -> char {
-    if c.is_ascii() {
-        return c.to_ascii_lowercase();
-    }
-    let mut lower = c.to_lowercase();
-    match (lower.next(), lower.next()) {
-        (Some(l), None) => l,
-        _ => c,
-    }
+    crate::value::fold_case(c)
 }
 
 /// Compare texts ignoring letter case.

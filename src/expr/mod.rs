@@ -40,7 +40,8 @@
 //! - **Letter case**: text comparisons (`=`, `<>`, ordering, `IN`, `CHANGEDFROM`/`TO`
 //!   lists) and searches (`CONTAINS`, `STARTSWITH`, `ENDSWITH`, `INDEXOF`,
 //!   `CONTAINSPATTERN`) ignore letter case, like the platform's case-insensitive SQL
-//!   collation; characters are compared by their simple lower case. `CHANGED`, however,
+//!   collation; letters of the Latin, Greek and Cyrillic scripts are folded to lower
+//!   case (`crate::value::fold_case`), other characters compare as they are. `CHANGED`, however,
 //!   sees a change of case as a change: it reports what was stored.
 //! - **Mixed types**: a date and a datetime compare as the date's midnight UTC. Text
 //!   compared with a number, date or boolean is read as one (`"42" = 42` is TRUE,
@@ -295,6 +296,28 @@ impl Expr {
         eval::eval(&self.inner.root, &cx).map(eval::Val::into_value)
     }
 
+    /// Evaluate and hand the value to `write` without copying text out of the record:
+    /// the renderer's path, where a Records field is usually a bare attribute.
+    pub fn eval_with<R>(
+        &self,
+        scope: &Scope,
+        write: impl FnOnce(ValueRef<'_>) -> R,
+    ) -> Result<R, EvalError> {
+        let cx = eval::Cx {
+            scope,
+            usage: self.inner.usage,
+        };
+        let v = eval::eval(&self.inner.root, &cx)?;
+        Ok(write(match &v {
+            eval::Val::Null => ValueRef::Null,
+            eval::Val::Text(t) => ValueRef::Text(t),
+            eval::Val::Num(d) => ValueRef::Decimal(*d),
+            eval::Val::Bool(b) => ValueRef::Boolean(*b),
+            eval::Val::Date(d) => ValueRef::Date(*d),
+            eval::Val::DateTime(i) => ValueRef::DateTime(*i),
+        }))
+    }
+
     /// Evaluate as a filter: TRUE passes; FALSE and NULL do not; anything else is an
     /// error saying the filter must be TRUE or FALSE.
     pub fn matches(&self, scope: &Scope) -> Result<bool, EvalError> {
@@ -324,6 +347,23 @@ impl Expr {
     pub fn usage(&self) -> Usage {
         self.inner.usage
     }
+}
+
+/// A borrowed view of a result, for [`Expr::eval_with`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// NULL.
+    Null,
+    /// Text.
+    Text(&'a str),
+    /// A decimal.
+    Decimal(crate::value::Decimal),
+    /// A boolean.
+    Boolean(bool),
+    /// A date.
+    Date(crate::value::Date),
+    /// An instant.
+    DateTime(Instant),
 }
 
 /// Preview: what the WIT `evaluate` export does. Compiles `text` as [`Usage::Preview`]

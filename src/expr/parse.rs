@@ -358,7 +358,7 @@ impl<'t> Parser<'t> {
                             _ => {
                                 return Err(self.expected(&format!(
                                     "',' or ')' in the arguments of {}",
-                                    w.to_uppercase()
+                                    w.to_ascii_uppercase()
                                 )));
                             }
                         }
@@ -384,7 +384,7 @@ impl<'t> Parser<'t> {
                     "",
                     format!(
                         "'{w}' is in the wrong place: {} needs a value or condition before it",
-                        w.to_uppercase()
+                        w.to_ascii_uppercase()
                     ),
                 )
                 .at(t.span))

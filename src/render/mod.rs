@@ -14,7 +14,7 @@ use std::io::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::expr::{EvalError, Expr, Scope};
+use crate::expr::{EvalError, Expr, Scope, ValueRef};
 use crate::limits::{DEFAULT_MAX_BODY_BYTES, MAX_RECORDS_PER_CALL};
 use crate::model::{
     Attribute, ChangeKind, Header, HttpMethod, HttpRequest, Member, OverLimit, Problem,
@@ -100,10 +100,9 @@ impl Layout {
             out.extend_from_slice(key);
             match slot {
                 Slot::Json(j) => out.extend_from_slice(j),
-                Slot::Expr(e, path) => {
-                    let v = e.eval(scope).map_err(|err| eval_error(err, path, code))?;
-                    write_value(out, &v);
-                }
+                Slot::Expr(e, path) => e
+                    .eval_with(scope, |v| write_value_ref(out, v))
+                    .map_err(|err| eval_error(err, path, code))?,
                 Slot::Object(inner) => {
                     out.push(b'{');
                     inner.write_entries(out, scope, code)?;
@@ -158,18 +157,18 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// Write a value as JSON, keeping its type: decimals as exact numbers, dates as
 /// `YYYY-MM-DD`, datetimes as RFC 3339 UTC.
-pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub fn write_value_ref(out: &mut Vec<u8>, v: ValueRef) {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Text(t) => write_str(out, t),
-        Value::Decimal(d) => {
+        ValueRef::Null => out.extend_from_slice(b"null"),
+        ValueRef::Text(t) => write_str(out, t),
+        ValueRef::Decimal(d) => {
             let _ = write!(out, "{d}");
         }
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Date(d) => {
+        ValueRef::Boolean(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        ValueRef::Date(d) => {
             let _ = write!(out, "\"{d}\"");
         }
-        Value::DateTime(i) => write_str(out, &i.to_rfc3339()),
+        ValueRef::DateTime(i) => write_str(out, &i.to_rfc3339()),
     }
 }
 
