@@ -675,23 +675,12 @@ impl Deliverer {
                     );
                     self.clock.sleep(wait).await;
                 }
-                Verdict::Retry(_) => {
-                    let why =
-                        format!("HTTP {status} after {attempt} attempt(s); attempts exhausted");
-                    self.log_line(
-                        &report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "dead-letter",
-                        None,
-                        Some(&why),
-                    );
-                    report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &current);
-                }
-                Verdict::GiveUp => {
-                    let why = format!("HTTP {status}: the component says not to retry");
+                Verdict::Retry(_) | Verdict::GiveUp => {
+                    let why = if matches!(verdict, Verdict::GiveUp) {
+                        format!("HTTP {status}: the component says not to retry")
+                    } else {
+                        format!("HTTP {status} after {attempt} attempt(s); attempts exhausted")
+                    };
                     self.log_line(
                         &report,
                         attempt,
