@@ -509,17 +509,7 @@ impl Deliverer {
                             self.clock.sleep(wait).await;
                             continue;
                         }
-                        self.log_line(
-                            &report,
-                            attempt,
-                            None,
-                            None,
-                            "dead-letter",
-                            None,
-                            Some(&msg),
-                        );
-                        report.outcome = Outcome::DeadLettered(msg);
-                        return self.finish(report, &current);
+                        return self.dead_letter(report, attempt, false, None, msg, &current);
                     }
                 }
             }
@@ -536,17 +526,7 @@ impl Deliverer {
                     }
                     Err(e) => {
                         let msg = format!("signing failed: {e}");
-                        self.log_line(
-                            &report,
-                            attempt,
-                            None,
-                            None,
-                            "dead-letter",
-                            None,
-                            Some(&msg),
-                        );
-                        report.outcome = Outcome::DeadLettered(msg);
-                        return self.finish(report, &current);
+                        return self.dead_letter(report, attempt, false, None, msg, &current);
                     }
                 }
             };
@@ -577,17 +557,7 @@ impl Deliverer {
                         }
                         _ => msg,
                     };
-                    self.log_line(
-                        &report,
-                        attempt,
-                        None,
-                        Some(latency),
-                        "dead-letter",
-                        None,
-                        Some(&why),
-                    );
-                    report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &current);
+                    return self.dead_letter(report, attempt, false, Some(latency), why, &current);
                 }
             };
             let status = response.status;
@@ -610,17 +580,7 @@ impl Deliverer {
                     Ok(_) => continue,
                     Err(e) => {
                         let msg = format!("401, and no new token: {e}");
-                        self.log_line(
-                            &report,
-                            attempt,
-                            None,
-                            None,
-                            "dead-letter",
-                            None,
-                            Some(&msg),
-                        );
-                        report.outcome = Outcome::DeadLettered(msg);
-                        return self.finish(report, &current);
+                        return self.dead_letter(report, attempt, false, None, msg, &current);
                     }
                 }
             }
@@ -632,17 +592,7 @@ impl Deliverer {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = format!("the component could not classify the response: {e}");
-                    self.log_line(
-                        &report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "dead-letter",
-                        None,
-                        Some(&msg),
-                    );
-                    report.outcome = Outcome::DeadLettered(msg);
-                    return self.finish(report, &current);
+                    return self.dead_letter(report, attempt, true, Some(latency), msg, &current);
                 }
             };
             match verdict {
@@ -681,17 +631,7 @@ impl Deliverer {
                     } else {
                         format!("HTTP {status} after {attempt} attempt(s); attempts exhausted")
                     };
-                    self.log_line(
-                        &report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "dead-letter",
-                        None,
-                        Some(&why),
-                    );
-                    report.outcome = Outcome::DeadLettered(why);
-                    return self.finish(report, &current);
+                    return self.dead_letter(report, attempt, true, Some(latency), why, &current);
                 }
                 Verdict::DisableEndpoint => {
                     let why = format!(
@@ -721,6 +661,31 @@ impl Deliverer {
         let why = format!("attempts exhausted after {attempt}");
         report.outcome = Outcome::DeadLettered(why);
         self.finish(report, &current)
+    }
+
+    /// Log the last attempt as a dead letter (with this attempt's response when
+    /// `with_response`) and finish the report with `why`.
+    fn dead_letter(
+        &self,
+        mut report: DeliveryReport,
+        attempt: u32,
+        with_response: bool,
+        latency: Option<Duration>,
+        why: String,
+        request: &HttpRequest,
+    ) -> DeliveryReport {
+        let response = report.last_response.as_ref().filter(|_| with_response);
+        self.log_line(
+            &report,
+            attempt,
+            response,
+            latency,
+            "dead-letter",
+            None,
+            Some(&why),
+        );
+        report.outcome = Outcome::DeadLettered(why);
+        self.finish(report, request)
     }
 
     #[allow(clippy::too_many_arguments)]
