@@ -19,25 +19,38 @@ struct Cli {
     command: Command,
 }
 
+/// The configuration and strategy files that `validate`, `render` and `send` read.
+#[derive(clap::Args)]
+struct Pair {
+    /// The service configuration (JSON).
+    #[arg(long)]
+    config: PathBuf,
+    /// The integration strategy (JSON).
+    #[arg(long)]
+    strategy: PathBuf,
+}
+
+impl Pair {
+    /// Read both files into the WIT types, naming the file and key of any error.
+    fn load(&self) -> Result<(b::Configuration, b::Strategy), String> {
+        Ok((
+            json::read_configuration(&self.config).map_err(|e| e.to_string())?,
+            json::read_strategy(&self.strategy).map_err(|e| e.to_string())?,
+        ))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate a configuration and a strategy; print every problem with its path.
     Validate {
-        /// The service configuration (JSON).
-        #[arg(long)]
-        config: PathBuf,
-        /// The integration strategy (JSON).
-        #[arg(long)]
-        strategy: PathBuf,
+        #[command(flatten)]
+        pair: Pair,
     },
     /// Render record changes into the exact HTTP requests; print them as JSON.
     Render {
-        /// The service configuration (JSON).
-        #[arg(long)]
-        config: PathBuf,
-        /// The integration strategy (JSON).
-        #[arg(long)]
-        strategy: PathBuf,
+        #[command(flatten)]
+        pair: Pair,
         /// The record changes (JSON array).
         #[arg(long)]
         changes: PathBuf,
@@ -70,12 +83,8 @@ enum Command {
     },
     /// Render record changes through the component and deliver them; print each request's outcome.
     Send {
-        /// The service configuration (JSON).
-        #[arg(long)]
-        config: PathBuf,
-        /// The integration strategy (JSON).
-        #[arg(long)]
-        strategy: PathBuf,
+        #[command(flatten)]
+        pair: Pair,
         /// The record changes (JSON array).
         #[arg(long)]
         changes: PathBuf,
@@ -165,8 +174,7 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
 
 #[allow(clippy::too_many_arguments)]
 fn send(
-    config: PathBuf,
-    strategy: PathBuf,
+    pair: Pair,
     changes: PathBuf,
     allow_http: bool,
     allow_hosts: Vec<String>,
@@ -182,8 +190,7 @@ fn send(
     use host_test::oauth::TokenCache;
     use host_test::plugin::{SessionPlugin, SystemClock};
 
-    let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
-    let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+    let (config, strategy) = pair.load()?;
     let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
     let rt = runtime()?;
     let session = match rt.session(&config, &strategy) {
@@ -284,8 +291,7 @@ fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Send {
-            config,
-            strategy,
+            pair,
             changes,
             allow_http,
             allow_hosts,
@@ -293,8 +299,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             concurrency,
             log,
         } => send(
-            config,
-            strategy,
+            pair,
             changes,
             allow_http,
             allow_hosts,
@@ -303,9 +308,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             log,
         ),
         Command::Demo { changes, log } => demo(changes, log),
-        Command::Validate { config, strategy } => {
-            let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
-            let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+        Command::Validate { pair } => {
+            let (config, strategy) = pair.load()?;
             let rt = runtime()?;
             match rt.session(&config, &strategy) {
                 Ok(mut session) => {
@@ -336,16 +340,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
         }
         Command::Render {
-            config,
-            strategy,
+            pair,
             changes,
             now,
             token,
             platform_token,
             seed,
         } => {
-            let config = json::read_configuration(&config).map_err(|e| e.to_string())?;
-            let strategy = json::read_strategy(&strategy).map_err(|e| e.to_string())?;
+            let (config, strategy) = pair.load()?;
             let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
             let context = b::RenderContext {
                 now: now_arg(now.as_deref())?,
