@@ -38,6 +38,7 @@ use crate::error::HostError;
 use crate::http::{Response, SendError, Transport};
 use crate::log::{DeliveryLog, body_snippet, redact_url};
 use crate::oauth::{TokenCache, TokenError, TokenKey};
+use crate::outbox::TOKEN_PLACEHOLDER;
 use crate::platform_token::PlatformTokens;
 use crate::plugin::{Clock, Plugin};
 use crate::secret::Secret;
@@ -181,6 +182,48 @@ impl fmt::Debug for DeadLetter {
     }
 }
 
+/// What comes after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The delivery is over; its report says how.
+    Finished,
+    /// Try again after this wait.
+    Retry(Duration),
+}
+
+/// One delivery between attempts: the request as last sent, its report so far, its
+/// attempt budget.
+pub struct Delivery {
+    /// The request (with the latest token in its `Authorization`, never printed).
+    pub request: HttpRequest,
+    /// The report so far: attempts made, last response, outcome when finished.
+    pub report: DeliveryReport,
+    /// Attempts allowed: the policy's, one more after a 401 made a token refresh.
+    pub budget: u32,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
+    policy_budget: u32,
+    endpoint: String,
+    token: Option<Secret>,
+    uses_oauth: bool,
+}
+
+impl Delivery {
+    /// Whether the one token refresh a 401 earns has been spent.
+    fn refreshed(&self) -> bool {
+        self.budget > self.policy_budget
+    }
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("report", &self.report)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Why rendering could not start.
 #[derive(Debug)]
 pub enum DeliverError {
@@ -220,6 +263,7 @@ pub struct Deliverer {
     dead: Mutex<Vec<DeadLetter>>,
     on_report: Option<OnReport>,
     id_seed: AtomicU64,
+    keep_dead_letters: bool,
 }
 
 impl fmt::Debug for Deliverer {
@@ -255,6 +299,7 @@ impl Deliverer {
             dead: Mutex::new(Vec::new()),
             on_report: None,
             id_seed: AtomicU64::new(RandomState::new().hash_one(1u64)),
+            keep_dead_letters: true,
         }
     }
 
@@ -322,6 +367,13 @@ impl Deliverer {
         self
     }
 
+    /// Do not keep dead letters in memory: the caller stores them (the outbox), and a
+    /// long-running host must not grow with every failure.
+    pub fn without_dead_letter_list(mut self) -> Deliverer {
+        self.keep_dead_letters = false;
+        self
+    }
+
     /// Call `f` for each finished delivery.
     pub fn on_report(mut self, f: OnReport) -> Deliverer {
         self.on_report = Some(f);
@@ -331,6 +383,37 @@ impl Deliverer {
     /// The delivery log.
     pub fn delivery_log(&self) -> &Arc<DeliveryLog> {
         &self.log
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The context for a render whose requests go to the outbox: the time, the platform
+    /// token (minted), a fresh id seed, and with OAuth [`TOKEN_PLACEHOLDER`] as the access
+    /// token: [`Deliverer::attempt`] puts the current token into each attempt, so the
+    /// outbox never stores one and a token server that is down does not stop intake.
+    pub fn outbox_context(&self) -> RenderContext {
+        let now = self.clock.now();
+        let (access_token, platform_token) = self.outbox_tokens(now);
+        RenderContext {
+            now,
+            access_token,
+            platform_token,
+            id_seed: self.id_seed.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The tokens of [`Deliverer::outbox_context`] at `now`.
+    pub fn outbox_tokens(&self, now: crate::bindings::Instant) -> (Option<String>, Option<String>) {
+        let access = self.oauth.as_ref().map(|_| TOKEN_PLACEHOLDER.to_string());
+        let platform = self.platform.as_ref().map(|(p, user)| {
+            let t = p.mint(user, now);
+            self.log.redactor().add(&t);
+            t
+        });
+        (access, platform)
     }
 
     /// The token cache.
@@ -432,11 +515,15 @@ impl Deliverer {
         out.into_iter().flatten().collect()
     }
 
-    fn finish(&self, report: DeliveryReport, request: &HttpRequest) -> DeliveryReport {
-        if matches!(
-            report.outcome,
-            Outcome::DeadLettered(_) | Outcome::EndpointDisabled(_)
-        ) {
+    /// Finish a delivery: keep it as a dead letter if it is one (unless the owner keeps
+    /// its own), tell the report callback.
+    pub fn finish(&self, report: DeliveryReport, request: &HttpRequest) -> DeliveryReport {
+        if self.keep_dead_letters
+            && matches!(
+                report.outcome,
+                Outcome::DeadLettered(_) | Outcome::EndpointDisabled(_)
+            )
+        {
             self.dead
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -453,44 +540,78 @@ impl Deliverer {
 
     /// Deliver one request: attempts, retries, dead letter.
     pub async fn deliver(&self, request: HttpRequest) -> DeliveryReport {
-        let endpoint = endpoint_of(&request.url);
-        let mut report = DeliveryReport {
-            delivery_id: request.delivery_id.clone(),
-            url: redact_url(&request.url),
-            records: request.member_codes.len(),
-            attempts: 0,
-            outcome: Outcome::Delivered,
-            last_response: None,
-        };
+        let mut d = self.begin(request, 0, None);
+        loop {
+            match self.attempt(&mut d).await {
+                Step::Finished => return self.finish(d.report, &d.request),
+                Step::Retry(wait) => self.clock.sleep(wait).await,
+            }
+        }
+    }
+
+    /// Start (or, with the counts a store kept, resume) the delivery of `request`:
+    /// `attempts` already made, and the attempt budget then (`None`: the policy's).
+    pub fn begin(&self, request: HttpRequest, attempts: u32, budget: Option<u32>) -> Delivery {
+        let uses_oauth = self.oauth.is_some() && header_index(&request, "authorization").is_some();
+        let max = self.policy.max_attempts.max(1);
+        Delivery {
+            report: DeliveryReport {
+                delivery_id: request.delivery_id.clone(),
+                url: redact_url(&request.url),
+                records: request.member_codes.len(),
+                attempts,
+                outcome: Outcome::Delivered,
+                last_response: None,
+            },
+            endpoint: endpoint_of(&request.url),
+            request,
+            budget: budget.unwrap_or(max).clamp(1, max + 1),
+            policy_budget: max,
+            last_error: None,
+            token: None,
+            uses_oauth,
+        }
+    }
+
+    /// Make one attempt (two when a 401 made the engine fetch a new token) and say what
+    /// is next: [`Step::Finished`] with the outcome in `d.report`, or [`Step::Retry`].
+    /// [`Deliverer::deliver`] loops this with sleeps; the outbox persists between steps.
+    pub async fn attempt(&self, d: &mut Delivery) -> Step {
         let disabled = self
             .disabled
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&endpoint)
+            .get(&d.endpoint)
             .cloned();
         if let Some(why) = disabled {
             let why = format!("not attempted: the endpoint is disabled ({why})");
-            self.log_line(&report, 0, None, None, "skipped", None, Some(&why));
-            report.outcome = Outcome::Skipped(why);
-            return self.finish(report, &request);
+            self.log_line(
+                &d.report,
+                d.report.attempts,
+                None,
+                None,
+                "skipped",
+                None,
+                Some(&why),
+            );
+            d.report.outcome = Outcome::Skipped(why);
+            return Step::Finished;
         }
-        let uses_oauth = self.oauth.is_some() && header_index(&request, "authorization").is_some();
-        // Moved, not copied: a batch request can be large. The dead letter keeps it as
-        // last sent (its headers may hold a token, which `DeadLetter` never prints).
-        let mut current = request;
-        let mut token: Option<Secret> = None;
-        let mut refreshed = false;
-        let mut budget = self.policy.max_attempts.max(1);
-        let mut attempt = 0u32;
-        while attempt < budget {
-            attempt += 1;
-            report.attempts = attempt;
+        loop {
+            if d.report.attempts >= d.budget {
+                let why = format!("attempts exhausted after {}", d.report.attempts);
+                d.report.outcome = Outcome::DeadLettered(why);
+                return Step::Finished;
+            }
+            d.report.attempts += 1;
+            let attempt = d.report.attempts;
+            let budget = d.budget;
             // The token may have expired since the render or the last attempt.
-            if uses_oauth {
+            if d.uses_oauth {
                 match self.token(None).await {
                     Ok(Some(t)) => {
-                        set_bearer(&mut current, &t);
-                        token = Some(t);
+                        set_bearer(&mut d.request, &t);
+                        d.token = Some(t);
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -498,7 +619,7 @@ impl Deliverer {
                         if e.retryable() && attempt < budget {
                             let wait = (self.jitter)(self.policy.upper(attempt));
                             self.log_line(
-                                &report,
+                                &d.report,
                                 attempt,
                                 None,
                                 None,
@@ -506,27 +627,27 @@ impl Deliverer {
                                 Some(wait),
                                 Some(&msg),
                             );
-                            self.clock.sleep(wait).await;
-                            continue;
+                            d.last_error = Some(msg);
+                            return Step::Retry(wait);
                         }
-                        return self.dead_letter(report, attempt, false, None, msg, &current);
+                        return self.dead_letter(d, false, None, msg);
                     }
                 }
             }
             let now = self.clock.now();
-            let fresh = attempt == 1 && signature_is_fresh(&current, now.seconds);
+            let fresh = attempt == 1 && signature_is_fresh(&d.request, now.seconds);
             let resigned;
             let signed = if fresh {
-                &current
+                &d.request
             } else {
-                match self.plugin.sign(&current, now) {
+                match self.plugin.sign(&d.request, now) {
                     Ok(s) => {
                         resigned = s;
                         &resigned
                     }
                     Err(e) => {
                         let msg = format!("signing failed: {e}");
-                        return self.dead_letter(report, attempt, false, None, msg, &current);
+                        return self.dead_letter(d, false, None, msg);
                     }
                 }
             };
@@ -540,7 +661,7 @@ impl Deliverer {
                     if e.retryable() && attempt < budget {
                         let wait = (self.jitter)(self.policy.upper(attempt));
                         self.log_line(
-                            &report,
+                            &d.report,
                             attempt,
                             None,
                             Some(latency),
@@ -548,8 +669,8 @@ impl Deliverer {
                             Some(wait),
                             Some(&msg),
                         );
-                        self.clock.sleep(wait).await;
-                        continue;
+                        d.last_error = Some(msg);
+                        return Step::Retry(wait);
                     }
                     let why = match e {
                         SendError::Timeout(_) | SendError::Connect(_) => {
@@ -557,20 +678,18 @@ impl Deliverer {
                         }
                         _ => msg,
                     };
-                    return self.dead_letter(report, attempt, false, Some(latency), why, &current);
+                    return self.dead_letter(d, false, Some(latency), why);
                 }
             };
             let status = response.status;
-            report.last_response = Some(response);
-            let response = report.last_response.as_ref();
-            if status == 401 && uses_oauth && !refreshed {
-                refreshed = true;
-                budget += 1;
-                let stale = token.clone();
+            d.report.last_response = Some(response);
+            if status == 401 && d.uses_oauth && !d.refreshed() {
+                d.budget += 1;
+                let stale = d.token.clone();
                 self.log_line(
-                    &report,
+                    &d.report,
                     attempt,
-                    response,
+                    d.report.last_response.as_ref(),
                     Some(latency),
                     "token-refresh",
                     Some(Duration::ZERO),
@@ -580,10 +699,11 @@ impl Deliverer {
                     Ok(_) => continue,
                     Err(e) => {
                         let msg = format!("401, and no new token: {e}");
-                        return self.dead_letter(report, attempt, false, None, msg, &current);
+                        return self.dead_letter(d, false, None, msg);
                     }
                 }
             }
+            let response = d.report.last_response.as_ref();
             let verdict = match self.plugin.classify(
                 status,
                 response.map_or(&[][..], |r| &r.headers),
@@ -592,13 +712,13 @@ impl Deliverer {
                 Ok(v) => v,
                 Err(e) => {
                     let msg = format!("the component could not classify the response: {e}");
-                    return self.dead_letter(report, attempt, true, Some(latency), msg, &current);
+                    return self.dead_letter(d, true, Some(latency), msg);
                 }
             };
-            match verdict {
+            return match verdict {
                 Verdict::Success => {
                     self.log_line(
-                        &report,
+                        &d.report,
                         attempt,
                         response,
                         Some(latency),
@@ -606,8 +726,8 @@ impl Deliverer {
                         None,
                         None,
                     );
-                    report.outcome = Outcome::Delivered;
-                    return self.finish(report, &current);
+                    d.report.outcome = Outcome::Delivered;
+                    Step::Finished
                 }
                 Verdict::Retry(after) if attempt < budget => {
                     let wait = match after {
@@ -615,7 +735,7 @@ impl Deliverer {
                         None => (self.jitter)(self.policy.upper(attempt)),
                     };
                     self.log_line(
-                        &report,
+                        &d.report,
                         attempt,
                         response,
                         Some(latency),
@@ -623,7 +743,8 @@ impl Deliverer {
                         Some(wait),
                         None,
                     );
-                    self.clock.sleep(wait).await;
+                    d.last_error = Some(format!("HTTP {status}"));
+                    Step::Retry(wait)
                 }
                 Verdict::Retry(_) | Verdict::GiveUp => {
                     let why = if matches!(verdict, Verdict::GiveUp) {
@@ -631,20 +752,17 @@ impl Deliverer {
                     } else {
                         format!("HTTP {status} after {attempt} attempt(s); attempts exhausted")
                     };
-                    return self.dead_letter(report, attempt, true, Some(latency), why, &current);
+                    self.dead_letter(d, true, Some(latency), why)
                 }
                 Verdict::DisableEndpoint => {
                     let why = format!(
                         "HTTP {status} Gone from {} for delivery {}",
-                        redact_url(&endpoint),
-                        current.delivery_id
+                        redact_url(&d.endpoint),
+                        d.request.delivery_id
                     );
-                    self.disabled
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(endpoint.clone(), why.clone());
+                    self.disable(&d.endpoint, &why);
                     self.log_line(
-                        &report,
+                        &d.report,
                         attempt,
                         response,
                         Some(latency),
@@ -652,40 +770,51 @@ impl Deliverer {
                         None,
                         Some(&why),
                     );
-                    report.outcome = Outcome::EndpointDisabled(why);
-                    return self.finish(report, &current);
+                    d.report.outcome = Outcome::EndpointDisabled(why);
+                    Step::Finished
                 }
-            }
+            };
         }
-        // Only reached when the loop's budget ran out through `continue`s.
-        let why = format!("attempts exhausted after {attempt}");
-        report.outcome = Outcome::DeadLettered(why);
-        self.finish(report, &current)
     }
 
-    /// Log the last attempt as a dead letter (with this attempt's response when
-    /// `with_response`) and finish the report with `why`.
+    /// Stop delivering to `endpoint` (see [`endpoint_of`]), saying why.
+    pub fn disable(&self, endpoint: &str, why: &str) {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(endpoint.to_string(), why.to_string());
+    }
+
+    /// Deliver to `endpoint` again; whether it was disabled.
+    pub fn enable(&self, endpoint: &str) -> bool {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(endpoint)
+            .is_some()
+    }
+
+    /// Log the last attempt as a dead letter (with its response when `with_response`)
+    /// and set the outcome to `why`.
     fn dead_letter(
         &self,
-        mut report: DeliveryReport,
-        attempt: u32,
+        d: &mut Delivery,
         with_response: bool,
         latency: Option<Duration>,
         why: String,
-        request: &HttpRequest,
-    ) -> DeliveryReport {
-        let response = report.last_response.as_ref().filter(|_| with_response);
+    ) -> Step {
+        let response = d.report.last_response.as_ref().filter(|_| with_response);
         self.log_line(
-            &report,
-            attempt,
+            &d.report,
+            d.report.attempts,
             response,
             latency,
             "dead-letter",
             None,
             Some(&why),
         );
-        report.outcome = Outcome::DeadLettered(why);
-        self.finish(report, request)
+        d.report.outcome = Outcome::DeadLettered(why);
+        Step::Finished
     }
 
     #[allow(clippy::too_many_arguments)]

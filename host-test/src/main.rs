@@ -40,6 +40,47 @@ impl Pair {
     }
 }
 
+/// How `send` and `serve` deliver.
+#[derive(clap::Args)]
+struct DeliveryArgs {
+    /// Allow plain http:// URLs (for loopback tests).
+    #[arg(long)]
+    allow_http: bool,
+    /// Let this host through the SSRF guard although it resolves to a private,
+    /// loopback or other internal address (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<String>,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs())]
+    timeout: u64,
+    /// Requests delivered at once.
+    #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Write the delivery log (JSON lines) here instead of stderr.
+    #[arg(long)]
+    log: Option<PathBuf>,
+}
+
+impl DeliveryArgs {
+    fn client(&self) -> host_test::http::HttpClient {
+        host_test::http::HttpClient::new(host_test::http::ClientOptions {
+            timeout: std::time::Duration::from_secs(self.timeout),
+            allow_http: self.allow_http,
+            allow_hosts: self.allow_hosts.clone(),
+        })
+    }
+
+    fn log(&self) -> Result<host_test::log::DeliveryLog, String> {
+        use host_test::log::DeliveryLog;
+        Ok(match &self.log {
+            Some(p) => DeliveryLog::to_writer(
+                std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
+            ),
+            None => DeliveryLog::to_writer(std::io::stderr()),
+        })
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Validate a configuration and a strategy; print every problem with its path.
@@ -88,22 +129,34 @@ enum Command {
         /// The record changes (JSON array).
         #[arg(long)]
         changes: PathBuf,
-        /// Allow plain http:// URLs (for loopback tests).
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+    },
+    /// Serve the platform's run-time API on loopback over a durable outbox: record
+    /// changes, on-demand runs, the delivery history and replay, and the schedules.
+    Serve {
+        #[command(flatten)]
+        pair: Pair,
+        /// The member store's starting content (JSON array of records with a `Code`).
         #[arg(long)]
-        allow_http: bool,
-        /// Let this host through the SSRF guard although it resolves to a private,
-        /// loopback or other internal address (repeatable).
-        #[arg(long = "allow-host", value_name = "HOST")]
-        allow_hosts: Vec<String>,
-        /// Per-request timeout in seconds.
-        #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs())]
-        timeout: u64,
-        /// Requests delivered at once.
-        #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY)]
-        concurrency: usize,
-        /// Write the delivery log (JSON lines) here instead of stderr.
-        #[arg(long)]
-        log: Option<PathBuf>,
+        members: Option<PathBuf>,
+        /// The outbox file (SQLite); created when missing, resumed when present.
+        #[arg(long, default_value = host_test::outbox::DEFAULT_PATH)]
+        outbox: PathBuf,
+        /// The API's address (loopback only; port 0 picks a free port).
+        #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        #[command(flatten)]
+        delivery: DeliveryArgs,
+        /// The first backoff's upper bound, in milliseconds.
+        #[arg(long, default_value_t = host_test::deliver::RETRY_BASE.as_millis() as u64)]
+        retry_base_ms: u64,
+        /// The largest backoff upper bound, in milliseconds.
+        #[arg(long, default_value_t = host_test::deliver::RETRY_CAP.as_millis() as u64)]
+        retry_cap_ms: u64,
+        /// Attempts per delivery, the first included.
+        #[arg(long, default_value_t = host_test::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+        max_attempts: u32,
     },
     /// Run the whole product locally: embedded receiver and token endpoint, the examples,
     /// a stream of changes; exits 0 only when every expected delivery arrived verified.
@@ -172,49 +225,40 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn send(
-    pair: Pair,
-    changes: PathBuf,
-    allow_http: bool,
-    allow_hosts: Vec<String>,
-    timeout: u64,
-    concurrency: usize,
-    log: Option<PathBuf>,
-) -> Result<ExitCode, String> {
+/// Compile the pair into a session, printing the problems when it is invalid.
+fn session_or_problems(
+    rt: &Runtime,
+    config: &b::Configuration,
+    strategy: &b::Strategy,
+) -> Result<Option<host_test::Session>, String> {
+    match rt.session(config, strategy) {
+        Ok(s) => Ok(Some(s)),
+        Err(HostError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{}", json::problem_line(p));
+            }
+            Ok(None)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode, String> {
     use std::sync::Arc;
 
     use host_test::deliver::{Deliverer, Outcome};
-    use host_test::http::{ClientOptions, HttpClient};
-    use host_test::log::DeliveryLog;
     use host_test::oauth::TokenCache;
     use host_test::plugin::{SessionPlugin, SystemClock};
 
     let (config, strategy) = pair.load()?;
     let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
     let rt = runtime()?;
-    let session = match rt.session(&config, &strategy) {
-        Ok(s) => s,
-        Err(HostError::Invalid(problems)) => {
-            for p in &problems {
-                println!("{}", json::problem_line(p));
-            }
-            return Ok(ExitCode::FAILURE);
-        }
-        Err(e) => return Err(e.to_string()),
+    let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
+        return Ok(ExitCode::FAILURE);
     };
-    let log = match log {
-        Some(p) => DeliveryLog::to_writer(
-            std::fs::File::create(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-        ),
-        None => DeliveryLog::to_writer(std::io::stderr()),
-    };
+    let log = delivery.log()?;
     let reports = tokio_runtime()?.block_on(async {
-        let client = Arc::new(HttpClient::new(ClientOptions {
-            timeout: std::time::Duration::from_secs(timeout),
-            allow_http,
-            allow_hosts,
-        }));
+        let client = Arc::new(delivery.client());
         let deliverer = Arc::new(
             Deliverer::new(
                 Arc::new(SessionPlugin::new(session)),
@@ -227,7 +271,7 @@ fn send(
                 Arc::new(TokenCache::default()),
             )
             .log(Arc::new(log))
-            .concurrency(concurrency),
+            .concurrency(delivery.concurrency),
         );
         deliverer.on_changes(&changes).await
     });
@@ -269,6 +313,85 @@ fn send(
     })
 }
 
+fn serve(
+    pair: Pair,
+    members: Option<PathBuf>,
+    outbox: PathBuf,
+    listen: std::net::SocketAddr,
+    delivery: DeliveryArgs,
+    policy: host_test::deliver::RetryPolicy,
+) -> Result<ExitCode, String> {
+    use std::sync::Arc;
+
+    use host_test::deliver::Deliverer;
+    use host_test::oauth::TokenCache;
+    use host_test::plugin::{SessionPlugin, SystemClock};
+    use host_test::serve::{ServeOptions, start};
+
+    let (config, strategy) = pair.load()?;
+    let members = match &members {
+        Some(p) => json::read_members(p).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let rt = Arc::new(runtime()?);
+    let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let log = delivery.log()?;
+    tokio_runtime()?.block_on(async {
+        let plugin = Arc::new(SessionPlugin::new(session));
+        let deliverer = Deliverer::new(
+            plugin.clone(),
+            Arc::new(delivery.client()),
+            Arc::new(SystemClock),
+        )
+        .configure(
+            &config,
+            &strategy.run_options.run_as_user,
+            Arc::new(TokenCache::default()),
+        )
+        .log(Arc::new(log))
+        .policy(policy)
+        .concurrency(delivery.concurrency);
+        let options = ServeOptions {
+            listen,
+            outbox: outbox.clone(),
+            members,
+            concurrency: delivery.concurrency,
+            schedules: true,
+        };
+        let running = start(rt, config, strategy, plugin, deliverer, options).await?;
+        let counts = running
+            .service
+            .dispatcher()
+            .outbox()
+            .counts()
+            .map_err(|e| e.to_string())?;
+        println!(
+            "outbox {}: {} pending (resumed), {} delivered, {} dead",
+            outbox.display(),
+            counts.pending,
+            counts.delivered,
+            counts.dead
+        );
+        // Last: whoever waits for this line can call the API at once.
+        println!("listening on http://{}", running.addr);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let stats = running.service.dispatcher().stats();
+        println!(
+            "stopping: {} attempt(s), {} delivered, {} dead this run; pending deliveries stay in the outbox",
+            stats.attempts, stats.delivered, stats.dead
+        );
+        Ok::<_, String>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
     let rt = runtime()?;
     let options = host_test::demo::DemoOptions {
@@ -293,20 +416,26 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Send {
             pair,
             changes,
-            allow_http,
-            allow_hosts,
-            timeout,
-            concurrency,
-            log,
-        } => send(
+            delivery,
+        } => send(pair, changes, delivery),
+        Command::Serve {
             pair,
-            changes,
-            allow_http,
-            allow_hosts,
-            timeout,
-            concurrency,
-            log,
-        ),
+            members,
+            outbox,
+            listen,
+            delivery,
+            retry_base_ms,
+            retry_cap_ms,
+            max_attempts,
+        } => {
+            let policy = host_test::deliver::RetryPolicy {
+                base: std::time::Duration::from_millis(retry_base_ms),
+                cap: std::time::Duration::from_millis(retry_cap_ms.max(retry_base_ms)),
+                max_attempts,
+                ..Default::default()
+            };
+            serve(pair, members, outbox, listen, delivery, policy)
+        }
         Command::Demo { changes, log } => demo(changes, log),
         Command::Validate { pair } => {
             let (config, strategy) = pair.load()?;

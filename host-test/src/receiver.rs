@@ -161,8 +161,8 @@ pub fn verify_signature(
 }
 
 /// A running server; stops when dropped.
-struct Server {
-    addr: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
@@ -172,7 +172,7 @@ impl Drop for Server {
     }
 }
 
-type Handler = Arc<
+pub(crate) type Handler = Arc<
     dyn Fn(
             String,
             String,
@@ -185,6 +185,16 @@ type Handler = Arc<
 
 async fn serve(handler: Handler) -> std::io::Result<Server> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    serve_on(listener, MAX_REQUEST_BODY, handler)
+}
+
+/// Serve HTTP/1.1 on `listener`: each request's method, target, headers and body (at
+/// most `max_body` bytes, else a 413) go to `handler`, whose [`Reply`] is the answer.
+pub(crate) fn serve_on(
+    listener: TcpListener,
+    max_body: usize,
+    handler: Handler,
+) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {
@@ -212,8 +222,7 @@ async fn serve(handler: Handler) -> std::io::Result<Server> {
                                 )
                             })
                             .collect();
-                        let limited =
-                            http_body_util::Limited::new(req.into_body(), MAX_REQUEST_BODY);
+                        let limited = http_body_util::Limited::new(req.into_body(), max_body);
                         let reply = match limited.collect().await {
                             Ok(b) => handler(method, target, headers, b.to_bytes().to_vec()).await,
                             Err(_) => Reply::status(413, "request body too large"),

@@ -32,13 +32,14 @@
 //! **The render context of a fire.** `now` is the fire instant (not the wall clock), so a
 //! late or re-run fire renders the same `NOW` and `TODAY`; `id-seed` is derived from the
 //! strategy name, schedule name, fire instant and page number ([`id_seed`]), so a re-run
-//! of the same fire renders the same delivery ids; tokens are none: the delivery layer,
-//! which holds them, adds them (a configuration that needs one fails with
-//! `missing-access-token` until it does).
+//! of the same fire renders the same delivery ids; the tokens are what the hook given to
+//! [`Scheduler::with_tokens`] supplies (`serve` gives the outbox placeholder and a minted
+//! platform token), and none without one (a configuration that needs a token then fails
+//! with `missing-access-token`).
 //!
 //! The scheduler's state (each schedule's last fire) lives in memory. A host that persists
-//! it passes it back as `since` to [`Scheduler::add`], and the policy above catches up
-//! once.
+//! it (`serve` keeps it in the outbox) passes it back through [`Scheduler::resume`], and
+//! the policy above catches up once.
 
 use std::time::Duration;
 
@@ -394,10 +395,15 @@ struct Loaded {
     slots: Vec<Slot>,
 }
 
+/// Supplies the tokens of a fire's render context at the fire instant:
+/// `(access token, platform token)`.
+pub type Tokens = Box<dyn FnMut(Timestamp) -> (Option<String>, Option<String>) + Send>;
+
 /// Every schedule of every loaded strategy, on one timer.
 #[derive(Default)]
 pub struct Scheduler {
     strategies: Vec<Loaded>,
+    tokens: Option<Tokens>,
 }
 
 impl Scheduler {
@@ -440,6 +446,32 @@ impl Scheduler {
                 .collect(),
         });
         Ok(())
+    }
+
+    /// Render fires with the tokens `f` gives (the delivery layer's, or its placeholders)
+    /// instead of none.
+    pub fn with_tokens(&mut self, f: Tokens) {
+        self.tokens = Some(f);
+    }
+
+    /// Continue `schedule` of `strategy` from a persisted last fire: it fires strictly
+    /// after `last_fired`, catching up once under the missed-fire policy. Returns whether
+    /// the schedule is loaded.
+    pub fn resume(&mut self, strategy: &str, schedule: &str, last_fired: Timestamp) -> bool {
+        let slot = self
+            .strategies
+            .iter_mut()
+            .find(|s| s.name == strategy)
+            .and_then(|s| s.slots.iter_mut().find(|s| s.name == schedule));
+        match slot {
+            Some(slot) => {
+                slot.after = last_fired;
+                slot.last_fired = Some(last_fired);
+                slot.next = Next::Unknown;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The instant `schedule` of `strategy` last fired, if it has.
@@ -559,10 +591,12 @@ impl Scheduler {
             if page.is_empty() {
                 break;
             }
+            let (access_token, platform_token) =
+                self.tokens.as_mut().map_or((None, None), |f| f(fire.at));
             let context = RenderContext {
                 now: json::instant(fire.at),
-                access_token: None,
-                platform_token: None,
+                access_token,
+                platform_token,
                 id_seed: id_seed(&fire.strategy, &fire.schedule, fire.at, pages as u64),
             };
             let out = strategy

@@ -1,0 +1,292 @@
+//! The dispatcher: takes due deliveries from the [`Outbox`], makes one attempt each
+//! through the [`Deliverer`], and writes down what happened before taking the next.
+//!
+//! Nothing waits in memory: a delivery in backoff is a row with a due time, not a
+//! sleeping task, so a receiver that is down makes the outbox grow on disk while the
+//! host's memory stays flat. At most `concurrency` attempts run at once; the rows they
+//! hold stay `pending` until the attempt is recorded, so a crash mid-attempt sends the
+//! delivery again after the restart (at least once, same delivery id).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
+use crate::log::body_snippet;
+use crate::outbox::{Due, Enqueued, Last, Outbox, OutboxError, State};
+use crate::plugin::Clock;
+
+/// The longest the dispatcher sleeps without looking at the outbox: it is woken when work
+/// is written or an attempt ends, so this only bounds how late a due time that arrived
+/// some other way (a clock step) is noticed. One cheap query a second when idle.
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Unix milliseconds on `clock`.
+pub fn now_ms(clock: &dyn Clock) -> i64 {
+    let t = clock.now();
+    t.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanoseconds / 1_000_000))
+}
+
+/// What the dispatcher has done since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Attempts made.
+    pub attempts: u64,
+    /// Deliveries delivered.
+    pub delivered: u64,
+    /// Deliveries dead-lettered (given up, endpoint disabled, skipped).
+    pub dead: u64,
+    /// Outbox writes that failed (each is also printed).
+    pub store_errors: u64,
+}
+
+/// One outbox, one engine, one loop.
+pub struct Dispatcher {
+    outbox: Arc<Outbox>,
+    deliverer: Arc<Deliverer>,
+    concurrency: usize,
+    wake: Notify,
+    /// Delivery ids being attempted (or reserved by a synchronous run).
+    taken: Mutex<HashSet<String>>,
+    attempts: AtomicU64,
+    delivered: AtomicU64,
+    dead: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("outbox", &self.outbox)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher making at most `concurrency` attempts at once. Endpoints the outbox
+    /// remembers as disabled are disabled in the engine.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        deliverer: Arc<Deliverer>,
+        concurrency: usize,
+    ) -> Result<Arc<Dispatcher>, OutboxError> {
+        for (endpoint, why) in outbox.disabled_endpoints()? {
+            deliverer.disable(&endpoint, &why);
+        }
+        Ok(Arc::new(Dispatcher {
+            outbox,
+            deliverer,
+            concurrency: concurrency.max(1),
+            wake: Notify::new(),
+            taken: Mutex::new(HashSet::new()),
+            attempts: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            dead: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+        }))
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    /// The engine.
+    pub fn deliverer(&self) -> &Arc<Deliverer> {
+        &self.deliverer
+    }
+
+    /// Counts since start.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            attempts: self.attempts.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            dead: self.dead.load(Ordering::Relaxed),
+            store_errors: self.store_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Look at the outbox now (work was written).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    fn taken(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store_error(&self, e: &OutboxError) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+        eprintln!("host-test serve: {e}");
+    }
+
+    /// Run forever: hand out due deliveries, sleep until the next is due or work comes.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            let now = now_ms(self.deliverer.clock().as_ref());
+            let free = self.concurrency.saturating_sub(self.taken().len());
+            if free > 0 {
+                let taken = self.taken().clone();
+                match self.outbox.due(now, free, &|id| taken.contains(id)) {
+                    Ok(due) => {
+                        for d in due {
+                            self.taken().insert(d.request.delivery_id.clone());
+                            let me = self.clone();
+                            tokio::spawn(async move {
+                                let id = d.request.delivery_id.clone();
+                                me.attempt(d).await;
+                                me.taken().remove(&id);
+                                me.wake();
+                            });
+                        }
+                    }
+                    Err(e) => self.store_error(&e),
+                }
+            }
+            let wait = match self.outbox.next_due_after(now) {
+                Ok(Some(t)) => Duration::from_millis((t - now).max(0) as u64).min(IDLE_POLL),
+                Ok(None) => IDLE_POLL,
+                Err(e) => {
+                    self.store_error(&e);
+                    IDLE_POLL
+                }
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// One attempt of a delivery handed out, recorded. The caller holds its id in
+    /// `taken`. Returns the report and the step.
+    async fn attempt(&self, due: Due) -> (DeliveryReport, Step) {
+        let seq = due.seq;
+        let mut d = self.deliverer.begin(due.request, due.attempts, due.budget);
+        let step = self.deliverer.attempt(&mut d).await;
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.record(seq, &d, step);
+        let report = match step {
+            Step::Finished => self.deliverer.finish(d.report, &d.request),
+            Step::Retry(_) => d.report,
+        };
+        (report, step)
+    }
+
+    fn record(&self, seq: i64, d: &Delivery, step: Step) {
+        let now = now_ms(self.deliverer.clock().as_ref());
+        let redact = |s: &str| self.deliverer.delivery_log().redactor().apply(s);
+        let response = d.report.last_response.as_ref();
+        let mut last = Last {
+            status: response.map(|r| r.status),
+            error: d.last_error.as_deref().map(redact),
+            response: response
+                .filter(|r| !r.body.is_empty())
+                .map(|r| redact(&body_snippet(&r.body))),
+        };
+        let result = match step {
+            Step::Retry(wait) => self.outbox.retry(
+                seq,
+                d.report.attempts,
+                d.budget,
+                now.saturating_add(wait.as_millis() as i64),
+                &last,
+            ),
+            Step::Finished => {
+                let (state, word, why) = match &d.report.outcome {
+                    Outcome::Delivered => (State::Delivered, "delivered", None),
+                    Outcome::DeadLettered(w) => (State::Dead, "dead-letter", Some(w)),
+                    Outcome::EndpointDisabled(w) => {
+                        let endpoint = endpoint_of(&d.request.url);
+                        if let Err(e) = self.outbox.disable_endpoint(&endpoint, w, now) {
+                            self.store_error(&e);
+                        }
+                        (State::Dead, "endpoint-disabled", Some(w))
+                    }
+                    Outcome::Skipped(w) => (State::Dead, "skipped", Some(w)),
+                };
+                if state == State::Delivered {
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    last.error = None;
+                } else {
+                    self.dead.fetch_add(1, Ordering::Relaxed);
+                    last.error = why.map(|w| redact(w));
+                }
+                self.outbox
+                    .finish(seq, state, word, d.report.attempts, &last, now)
+            }
+        };
+        if let Err(e) = result {
+            self.store_error(&e);
+        }
+    }
+
+    /// Write `requests` from `source` to the outbox for the background loop.
+    pub fn enqueue(
+        &self,
+        source: &str,
+        requests: &[crate::bindings::HttpRequest],
+    ) -> Result<Vec<Enqueued>, OutboxError> {
+        let now = now_ms(self.deliverer.clock().as_ref());
+        let out = self.outbox.enqueue(source, requests, now)?;
+        self.wake();
+        Ok(out)
+    }
+
+    /// Write `requests` from `source` to the outbox and attempt each once now, in order,
+    /// whatever the queue holds before them (the caller is waiting). A delivery that is
+    /// to be retried stays in the outbox for the background loop.
+    pub async fn attempt_now(
+        &self,
+        source: &str,
+        requests: &[crate::bindings::HttpRequest],
+    ) -> Result<Vec<(Enqueued, Option<(DeliveryReport, Step)>)>, OutboxError> {
+        {
+            let mut taken = self.taken();
+            for r in requests {
+                taken.insert(r.delivery_id.clone());
+            }
+        }
+        let release = |ids: &[crate::bindings::HttpRequest]| {
+            let mut taken = self.taken();
+            for r in ids {
+                taken.remove(&r.delivery_id);
+            }
+        };
+        let now = now_ms(self.deliverer.clock().as_ref());
+        let enqueued = match self.outbox.enqueue(source, requests, now) {
+            Ok(e) => e,
+            Err(e) => {
+                release(requests);
+                return Err(e);
+            }
+        };
+        let mut out = Vec::with_capacity(enqueued.len());
+        for e in enqueued {
+            // An id already in the outbox is not attempted twice: it is someone else's.
+            let due = if e.new {
+                self.outbox.take(&e.id)
+            } else {
+                Ok(None)
+            };
+            let done = match due {
+                Ok(Some(due)) => Some(self.attempt(due).await),
+                Ok(None) => None,
+                Err(err) => {
+                    self.store_error(&err);
+                    None
+                }
+            };
+            out.push((e, done));
+        }
+        release(requests);
+        self.wake();
+        Ok(out)
+    }
+}

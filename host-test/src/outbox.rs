@@ -1,0 +1,840 @@
+//! The durable outbox: every rendered request is written here before its first attempt,
+//! and stays until it is delivered or dead-lettered.
+//!
+//! One SQLite file (WAL journal) holds:
+//!
+//! - **deliveries**: the request exactly as the component rendered it (method, URL,
+//!   headers, body, member codes, delivery id), its state (`pending`, `delivered`,
+//!   `dead`), attempts made, the attempt budget, when the next attempt is due, and the
+//!   last response (status, a body snippet, the error). Finished deliveries stay as the
+//!   delivery history until they are replayed or the file is removed.
+//! - **queue_codes**: the member codes of each pending delivery, which keep the order per
+//!   record (below).
+//! - **disabled_endpoints**: endpoints that answered 410, so a restart does not
+//!   hammer them again.
+//! - **schedule_fires**: when each schedule last fired, so a restart catches up once
+//!   instead of forgetting a fire or repeating one.
+//!
+//! **Order per record.** Each pending delivery has a queue position (`seq`, the order in
+//! which requests were written). A delivery is at the *head* when no pending delivery with
+//! a smaller position shares one of its member codes; only heads are handed out. So a
+//! later change never overtakes an earlier one for the same record, while deliveries for
+//! other records go ahead in parallel: there is no order across records. When a delivery
+//! finishes (delivered or dead-lettered), the next delivery of each of its codes becomes a
+//! head if nothing else holds it back.
+//!
+//! **Durability.** A write that accepts work (`enqueue`) commits with
+//! `synchronous=FULL`: once it returns, the requests survive a crash of the process or
+//! the machine. Progress (attempt counts, finishing) commits with `synchronous=NORMAL`,
+//! which survives a crash of the process; after a power loss the last few progress writes
+//! may be lost, which means those deliveries are sent again: the delivery is at least once
+//! anyway, with a stable id for receivers to deduplicate on.
+//!
+//! **Secrets.** The `Authorization` header is stored as [`TOKEN_PLACEHOLDER`]: the
+//! delivery engine puts the current token in at each attempt, so no access token is ever
+//! written to disk. Signatures are made again at each attempt. The body is stored as
+//! rendered; when a configuration includes the platform token, the body carries it, so
+//! the file is created readable by its owner only.
+//!
+//! **One host per file.** The database is opened in exclusive locking mode: a second
+//! `serve` on the same file fails at start instead of sending everything twice.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value as Json, json};
+
+use crate::bindings::{Header, HttpMethod, HttpRequest};
+
+/// The `Authorization` value stored in place of a real one, and the access token the
+/// host renders with when it renders for the outbox: the engine replaces it with the
+/// current token at every attempt, so tokens are never written to disk.
+pub const TOKEN_PLACEHOLDER: &str = "token-added-at-each-attempt";
+
+/// The outbox file when none is given: under the working directory, where an operator
+/// running `serve` will look for it.
+pub const DEFAULT_PATH: &str = ".webhook-provider/outbox.sqlite";
+
+/// The most deliveries one listing returns: a page an operator can read and a response
+/// that stays small; page on with `after`.
+pub const MAX_LIST: usize = 1_000;
+
+/// The schema this code writes; a file from another version is refused, not guessed at.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    head INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    next_attempt_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    budget INTEGER,
+    method TEXT NOT NULL,
+    url TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    member_codes TEXT NOT NULL,
+    outcome TEXT,
+    last_status INTEGER,
+    last_error TEXT,
+    last_response TEXT,
+    finished_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms, seq)
+    WHERE state = 'pending' AND head = 1;
+CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, seq);
+CREATE TABLE IF NOT EXISTS queue_codes (
+    code TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (code, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_codes_by_seq ON queue_codes (seq, code);
+CREATE TABLE IF NOT EXISTS disabled_endpoints (
+    endpoint TEXT PRIMARY KEY,
+    why TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS schedule_fires (
+    strategy TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    fired_ms INTEGER NOT NULL,
+    PRIMARY KEY (strategy, schedule)
+);
+";
+
+/// An outbox failure: the file and what went wrong.
+#[derive(Debug)]
+pub struct OutboxError(pub String);
+
+impl fmt::Display for OutboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OutboxError {}
+
+/// A delivery's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for its first or next attempt (or being attempted).
+    Pending,
+    /// The receiver accepted it.
+    Delivered,
+    /// Dead-lettered: given up, the endpoint disabled, or skipped because it was.
+    Dead,
+}
+
+impl State {
+    /// The word stored and shown.
+    pub fn word(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Delivered => "delivered",
+            State::Dead => "dead",
+        }
+    }
+
+    /// The state a word names.
+    pub fn parse(word: &str) -> Option<State> {
+        match word {
+            "pending" => Some(State::Pending),
+            "delivered" => Some(State::Delivered),
+            "dead" => Some(State::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A pending delivery handed out for an attempt.
+pub struct Due {
+    /// Its queue position.
+    pub seq: i64,
+    /// The request as rendered (the `Authorization` value is [`TOKEN_PLACEHOLDER`]).
+    pub request: HttpRequest,
+    /// Attempts already made.
+    pub attempts: u32,
+    /// The attempt budget recorded with them, if one was.
+    pub budget: Option<u32>,
+}
+
+impl fmt::Debug for Due {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Due")
+            .field("seq", &self.seq)
+            .field("delivery_id", &self.request.delivery_id)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the last attempt got, for the record.
+#[derive(Clone, Debug, Default)]
+pub struct Last {
+    /// The response status, if there was a response.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// The start of the response body, secrets redacted.
+    pub response: Option<String>,
+}
+
+/// One enqueued request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enqueued {
+    /// The delivery id.
+    pub id: String,
+    /// Records it carries.
+    pub records: usize,
+    /// False when a delivery with this id was already in the outbox (the same changes
+    /// sent twice): it is not queued again.
+    pub new: bool,
+}
+
+/// A delivery as listed.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    /// Queue position (page on with it).
+    pub seq: i64,
+    /// Delivery id.
+    pub id: String,
+    /// State.
+    pub state: State,
+    /// Where it came from: `changes`, `batch`, `immediate`, `schedule:<name>`.
+    pub source: String,
+    /// URL (query string redacted).
+    pub url: String,
+    /// Member codes it carries.
+    pub member_codes: Vec<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Written, Unix ms.
+    pub created_ms: i64,
+    /// Next attempt due, Unix ms (pending only).
+    pub next_attempt_ms: Option<i64>,
+    /// Whether it waits behind an earlier delivery of the same record (pending only).
+    pub waiting: bool,
+    /// How it ended or last went (`delivered`, `retry`, `dead-letter`, ...).
+    pub outcome: Option<String>,
+    /// Last response status.
+    pub last_status: Option<u16>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Last response body snippet.
+    pub last_response: Option<String>,
+    /// Finished, Unix ms.
+    pub finished_ms: Option<i64>,
+}
+
+impl Listed {
+    /// As JSON for the API: kebab-case keys, times RFC 3339.
+    pub fn to_json(&self) -> Json {
+        let time = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        json!({
+            "id": self.id,
+            "status": self.state.word(),
+            "source": self.source,
+            "url": self.url,
+            "member-codes": self.member_codes,
+            "attempts": self.attempts,
+            "created": time(self.created_ms),
+            "next-attempt": self.next_attempt_ms.map(time),
+            "waiting-for-earlier": self.state == State::Pending && self.waiting,
+            "outcome": self.outcome,
+            "last-status": self.last_status,
+            "last-error": self.last_error,
+            "last-response": self.last_response,
+            "finished": self.finished_ms.map(time),
+        })
+    }
+}
+
+/// How many deliveries are in each state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Pending.
+    pub pending: u64,
+    /// Delivered.
+    pub delivered: u64,
+    /// Dead.
+    pub dead: u64,
+}
+
+/// Why a replay was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReplayError {
+    /// No delivery has this id.
+    NotFound,
+    /// It is still pending: it will be attempted anyway.
+    Pending,
+    /// The store failed.
+    Store(String),
+}
+
+/// The outbox file.
+pub struct Outbox {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbox").field("path", &self.path).finish()
+    }
+}
+
+fn headers_json(headers: &[Header]) -> String {
+    let list: Vec<Json> = headers
+        .iter()
+        .map(|h| {
+            let value = if h.name.eq_ignore_ascii_case("authorization") {
+                format!("Bearer {TOKEN_PLACEHOLDER}")
+            } else {
+                h.value.clone()
+            };
+            json!([h.name, value])
+        })
+        .collect();
+    Json::Array(list).to_string()
+}
+
+fn headers_from(text: &str) -> Vec<Header> {
+    serde_json::from_str::<Vec<(String, String)>>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| Header { name, value })
+        .collect()
+}
+
+fn method_word(m: HttpMethod) -> &'static str {
+    match m {
+        HttpMethod::Post => "POST",
+        HttpMethod::Get => "GET",
+    }
+}
+
+fn method_from(word: &str) -> HttpMethod {
+    if word == "GET" {
+        HttpMethod::Get
+    } else {
+        HttpMethod::Post
+    }
+}
+
+fn codes_from(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+impl Outbox {
+    /// Open (creating it and its directory if need be) the outbox at `path`, and take it
+    /// for this process alone.
+    pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
+        let at = |what: &str, e: &dyn fmt::Display| {
+            OutboxError(format!("outbox {}: {what}: {e}", path.display()))
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| at("cannot create its directory", &e))?;
+        }
+        create_private(path).map_err(|e| at("cannot create the file", &e))?;
+        let conn = Connection::open(path).map_err(|e| at("cannot open", &e))?;
+        conn.busy_timeout(std::time::Duration::from_millis(0))
+            .map_err(|e| at("cannot configure", &e))?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .and_then(|_| conn.pragma_update(None, "journal_mode", "WAL"))
+            .map_err(|e| {
+                at(
+                    "cannot take it (is another `host-test serve` using this file? give each its own --outbox)",
+                    &e,
+                )
+            })?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| at("cannot configure", &e))?;
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+            .map_err(|e| {
+                at(
+                    "cannot take it (is another `host-test serve` using this file? give each its own --outbox)",
+                    &e,
+                )
+            })?;
+        let version: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| at("cannot read", &e))?;
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema', ?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(|e| at("cannot write", &e))?;
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(at(
+                    "unsupported",
+                    &format!(
+                        "the file has schema version {v}, this host reads version {SCHEMA_VERSION}; use a new --outbox file"
+                    ),
+                ));
+            }
+        }
+        Ok(Outbox {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Where the file is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<R>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, OutboxError> {
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(|e| OutboxError(format!("outbox {}: {what}: {e}", self.path.display())))
+    }
+
+    /// Write rendered requests, in order, as pending deliveries due at `now_ms`, from
+    /// `source`; committed to disk before this returns. A delivery id already in the
+    /// outbox is not written again.
+    pub fn enqueue(
+        &self,
+        source: &str,
+        requests: &[HttpRequest],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
+        self.with("cannot write deliveries", |c| {
+            c.pragma_update(None, "synchronous", "FULL")?;
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(requests.len());
+            {
+                let mut next_seq: i64 = tx.query_row(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries",
+                    [],
+                    |r| r.get(0),
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries
+                       (id, seq, state, head, source, created_ms, next_attempt_ms,
+                        method, url, headers, body, member_codes)
+                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for r in requests {
+                    let codes = Json::from(r.member_codes.clone()).to_string();
+                    let n = insert.execute(params![
+                        r.delivery_id,
+                        next_seq,
+                        source,
+                        now_ms,
+                        method_word(r.method),
+                        r.url,
+                        headers_json(&r.headers),
+                        r.body,
+                        codes,
+                    ])?;
+                    let new = n == 1;
+                    if new {
+                        queue(&tx, next_seq, &r.member_codes)?;
+                        next_seq += 1;
+                    }
+                    out.push(Enqueued {
+                        id: r.delivery_id.clone(),
+                        records: r.member_codes.len(),
+                        new,
+                    });
+                }
+            }
+            tx.commit()?;
+            c.pragma_update(None, "synchronous", "NORMAL")?;
+            Ok(out)
+        })
+    }
+
+    /// Up to `limit` pending deliveries at the head of their records' queues and due at
+    /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken.
+    pub fn due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        skip: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Due>, OutboxError> {
+        self.with("cannot read due deliveries", |c| {
+            let mut st = c.prepare_cached(
+                "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
+                 FROM deliveries
+                 WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
+                 ORDER BY next_attempt_ms, seq",
+            )?;
+            let mut rows = st.query([now_ms])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                if out.len() >= limit {
+                    break;
+                }
+                if skip(row.get_ref(1)?.as_str()?) {
+                    continue;
+                }
+                out.push(due_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// One delivery for an attempt by id, whatever its place in the queue (the
+    /// synchronous on-demand run attempts its own requests at once).
+    pub fn take(&self, id: &str) -> Result<Option<Due>, OutboxError> {
+        self.with("cannot read a delivery", |c| {
+            c.query_row(
+                "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
+                 FROM deliveries WHERE id = ?1 AND state = 'pending'",
+                [id],
+                due_row,
+            )
+            .optional()
+        })
+    }
+
+    /// When the next pending head that is not yet due becomes due, if any.
+    pub fn next_due_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
+        self.with("cannot read the queue", |c| {
+            c.query_row(
+                "SELECT MIN(next_attempt_ms) FROM deliveries
+                 WHERE state = 'pending' AND head = 1 AND next_attempt_ms > ?1",
+                [now_ms],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Record a failed attempt to be retried at `next_ms`.
+    pub fn retry(
+        &self,
+        seq: i64,
+        attempts: u32,
+        budget: u32,
+        next_ms: i64,
+        last: &Last,
+    ) -> Result<(), OutboxError> {
+        self.with("cannot record an attempt", |c| {
+            c.execute(
+                "UPDATE deliveries SET attempts = ?2, budget = ?3, next_attempt_ms = ?4,
+                   outcome = 'retry', last_status = ?5, last_error = ?6, last_response = ?7
+                 WHERE seq = ?1 AND state = 'pending'",
+                params![
+                    seq,
+                    attempts,
+                    budget,
+                    next_ms,
+                    last.status,
+                    last.error,
+                    last.response
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Record how a delivery ended (`Delivered` or `Dead`, with the outcome's word) and
+    /// let the next delivery of each of its records go.
+    pub fn finish(
+        &self,
+        seq: i64,
+        state: State,
+        outcome: &str,
+        attempts: u32,
+        last: &Last,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.with("cannot record a finished delivery", |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE deliveries SET state = ?2, outcome = ?3, attempts = ?4, head = 0,
+                   last_status = ?5, last_error = ?6, last_response = ?7, finished_ms = ?8
+                 WHERE seq = ?1",
+                params![
+                    seq,
+                    state.word(),
+                    outcome,
+                    attempts,
+                    last.status,
+                    last.error,
+                    last.response,
+                    now_ms
+                ],
+            )?;
+            release(&tx, seq)?;
+            tx.commit()
+        })
+    }
+
+    /// Deliveries in `state` (all when none), in queue order after position `after`, at
+    /// most `limit` (capped at [`MAX_LIST`]).
+    pub fn list(
+        &self,
+        state: Option<State>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Listed>, OutboxError> {
+        let limit = limit.min(MAX_LIST) as i64;
+        self.with("cannot list deliveries", |c| {
+            let sql = "SELECT seq, id, state, source, url, member_codes, attempts, created_ms,
+                         next_attempt_ms, head, outcome, last_status, last_error, last_response,
+                         finished_ms
+                       FROM deliveries WHERE (?1 IS NULL OR state = ?1) AND seq > ?2
+                       ORDER BY seq LIMIT ?3";
+            let mut st = c.prepare_cached(sql)?;
+            let rows = st.query_map(params![state.map(State::word), after, limit], listed_row)?;
+            rows.collect()
+        })
+    }
+
+    /// One delivery by id.
+    pub fn get(&self, id: &str) -> Result<Option<Listed>, OutboxError> {
+        self.with("cannot read a delivery", |c| {
+            c.query_row(
+                "SELECT seq, id, state, source, url, member_codes, attempts, created_ms,
+                   next_attempt_ms, head, outcome, last_status, last_error, last_response,
+                   finished_ms
+                 FROM deliveries WHERE id = ?1",
+                [id],
+                listed_row,
+            )
+            .optional()
+        })
+    }
+
+    /// How many deliveries are in each state.
+    pub fn counts(&self) -> Result<Counts, OutboxError> {
+        self.with("cannot count deliveries", |c| {
+            let mut st =
+                c.prepare_cached("SELECT state, COUNT(*) FROM deliveries GROUP BY state")?;
+            let mut counts = Counts::default();
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match State::parse(&state) {
+                    Some(State::Pending) => counts.pending = n,
+                    Some(State::Delivered) => counts.delivered = n,
+                    Some(State::Dead) => counts.dead = n,
+                    None => {}
+                }
+            }
+            Ok(counts)
+        })
+    }
+
+    /// Queue a finished delivery again, as new: at the back of its records' queues,
+    /// no attempts made, due at `now_ms`. Returns its URL (to re-enable its endpoint).
+    pub fn replay(&self, id: &str, now_ms: i64) -> Result<String, ReplayError> {
+        let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let run = |c: &mut Connection| -> rusqlite::Result<Result<String, ReplayError>> {
+            let tx = c.transaction()?;
+            let row: Option<(String, String, String)> = tx
+                .query_row(
+                    "SELECT state, url, member_codes FROM deliveries WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((state, url, codes)) = row else {
+                return Ok(Err(ReplayError::NotFound));
+            };
+            if state == State::Pending.word() {
+                return Ok(Err(ReplayError::Pending));
+            }
+            let seq: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries",
+                [],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "UPDATE deliveries SET seq = ?2, state = 'pending', head = 0, attempts = 0,
+                   budget = NULL, next_attempt_ms = ?3, outcome = 'replayed', finished_ms = NULL
+                 WHERE id = ?1",
+                params![id, seq, now_ms],
+            )?;
+            queue(&tx, seq, &codes_from(&codes))?;
+            tx.commit()?;
+            Ok(Ok(url))
+        };
+        run(&mut c).unwrap_or_else(|e| Err(ReplayError::Store(e.to_string())))
+    }
+
+    /// Remember that `endpoint` is disabled, and why.
+    pub fn disable_endpoint(
+        &self,
+        endpoint: &str,
+        why: &str,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.with("cannot record a disabled endpoint", |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO disabled_endpoints (endpoint, why, at_ms) VALUES (?1, ?2, ?3)",
+                params![endpoint, why, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Forget that `endpoint` is disabled.
+    pub fn enable_endpoint(&self, endpoint: &str) -> Result<(), OutboxError> {
+        self.with("cannot re-enable an endpoint", |c| {
+            c.execute(
+                "DELETE FROM disabled_endpoints WHERE endpoint = ?1",
+                [endpoint],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Endpoints disabled, with why.
+    pub fn disabled_endpoints(&self) -> Result<Vec<(String, String)>, OutboxError> {
+        self.with("cannot read disabled endpoints", |c| {
+            let mut st = c.prepare("SELECT endpoint, why FROM disabled_endpoints")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Remember that `schedule` of `strategy` fired at `fired_ms`.
+    pub fn schedule_fired(
+        &self,
+        strategy: &str,
+        schedule: &str,
+        fired_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.with("cannot record a schedule fire", |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO schedule_fires (strategy, schedule, fired_ms) VALUES (?1, ?2, ?3)",
+                params![strategy, schedule, fired_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// When `schedule` of `strategy` last fired, if it has.
+    pub fn last_fired(&self, strategy: &str, schedule: &str) -> Result<Option<i64>, OutboxError> {
+        self.with("cannot read schedule fires", |c| {
+            c.query_row(
+                "SELECT fired_ms FROM schedule_fires WHERE strategy = ?1 AND schedule = ?2",
+                [strategy, schedule],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+}
+
+/// Create `path` readable and writable by its owner only, if it does not exist.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path).map(drop)
+}
+
+/// Put a new pending delivery's codes in their queues and mark it a head if nothing
+/// earlier holds any of them.
+fn queue(tx: &rusqlite::Transaction<'_>, seq: i64, codes: &[String]) -> rusqlite::Result<()> {
+    let mut held =
+        tx.prepare_cached("SELECT 1 FROM queue_codes WHERE code = ?1 AND seq < ?2 LIMIT 1")?;
+    let mut head = true;
+    for code in codes {
+        if held.exists(params![code, seq])? {
+            head = false;
+            break;
+        }
+    }
+    let mut add =
+        tx.prepare_cached("INSERT OR IGNORE INTO queue_codes (code, seq) VALUES (?1, ?2)")?;
+    for code in codes {
+        add.execute(params![code, seq])?;
+    }
+    if head {
+        tx.execute("UPDATE deliveries SET head = 1 WHERE seq = ?1", [seq])?;
+    }
+    Ok(())
+}
+
+/// Take a finished delivery out of its records' queues and promote the next delivery of
+/// each record when nothing earlier holds it.
+fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
+    let codes: Vec<String> = {
+        let mut st = tx.prepare_cached("SELECT code FROM queue_codes WHERE seq = ?1")?;
+        st.query_map([seq], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    tx.execute("DELETE FROM queue_codes WHERE seq = ?1", [seq])?;
+    let mut next = tx.prepare_cached("SELECT MIN(seq) FROM queue_codes WHERE code = ?1")?;
+    let mut blocked = tx.prepare_cached(
+        "SELECT 1 FROM queue_codes a JOIN queue_codes b ON b.code = a.code AND b.seq < a.seq
+         WHERE a.seq = ?1 LIMIT 1",
+    )?;
+    for code in codes {
+        let n: Option<i64> = next.query_row([&code], |r| r.get(0))?;
+        if let Some(n) = n
+            && !blocked.exists([n])?
+        {
+            tx.execute("UPDATE deliveries SET head = 1 WHERE seq = ?1", [n])?;
+        }
+    }
+    Ok(())
+}
+
+fn due_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
+    Ok(Due {
+        seq: row.get(0)?,
+        request: HttpRequest {
+            delivery_id: row.get(1)?,
+            method: method_from(&row.get::<_, String>(2)?),
+            url: row.get(3)?,
+            headers: headers_from(&row.get::<_, String>(4)?),
+            body: row.get(5)?,
+            member_codes: codes_from(&row.get::<_, String>(6)?),
+        },
+        attempts: row.get(7)?,
+        budget: row.get(8)?,
+    })
+}
+
+fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
+    let state = State::parse(&row.get::<_, String>(2)?).unwrap_or(State::Dead);
+    Ok(Listed {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        state,
+        source: row.get(3)?,
+        url: crate::log::redact_url(&row.get::<_, String>(4)?),
+        member_codes: codes_from(&row.get::<_, String>(5)?),
+        attempts: row.get(6)?,
+        created_ms: row.get(7)?,
+        next_attempt_ms: (state == State::Pending).then(|| row.get(8)).transpose()?,
+        waiting: row.get::<_, i64>(9)? == 0,
+        outcome: row.get(10)?,
+        last_status: row.get(11)?,
+        last_error: row.get(12)?,
+        last_response: row.get(13)?,
+        finished_ms: row.get(14)?,
+    })
+}

@@ -1,0 +1,706 @@
+//! `host-test serve` as a process: the API, the durable outbox across a SIGKILL, and a
+//! bounded load.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use host_test::receiver::{Receiver, Reply};
+use serde_json::{Value as Json, json};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "host-test-serve-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_json(path: &Path, v: &Json) {
+    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+}
+
+/// A configuration posting to `url`, signed, no OAuth.
+fn config(url: &str) -> Json {
+    json!({
+        "name": "serve test",
+        "webhook-url": url,
+        "include-platform-token": false,
+        "headers": [],
+        "query": [],
+        "signing-secrets": [SECRET],
+        "max-body-bytes": 262144
+    })
+}
+
+/// A strategy sending each change of a Customer on its own (batch size 1).
+fn strategy(batch_size: u32) -> Json {
+    json!({
+        "name": "Customers out",
+        "entity": "Customer",
+        "body": [{ "key": "Entity", "text": "Customer" }],
+        "records": [
+            { "key": "Code", "expression": "[Code]" },
+            { "key": "Name", "expression": "[Name]" },
+            { "key": "Status", "expression": "[Status]" },
+            { "key": "Notes", "expression": "[Notes]" }
+        ],
+        "run-options": {
+            "run-as-user": "svc-sync",
+            "batch-size": batch_size,
+            "sync-enabled": true,
+            "sync-record-limit": 20,
+            "async-enabled": true,
+            "added": { "enabled": true },
+            "updated": { "enabled": true },
+            "deleted": { "enabled": true }
+        }
+    })
+}
+
+/// An `updated` change of `code` to version `v`.
+fn change(code: &str, v: usize, notes: &str) -> Json {
+    json!({
+        "event-id": format!("evt-{code}-{v}"),
+        "kind": "updated",
+        "entity": "Customer",
+        "code": code,
+        "new": { "Code": code, "Name": format!("{code} v{v}"), "Status": "Active", "Notes": notes },
+        "prior": { "Code": code, "Name": format!("{code} v{}", v.saturating_sub(1)), "Status": "Active", "Notes": notes },
+        "changed-by": "alice",
+        "at": "2026-11-30T10:00:00Z"
+    })
+}
+
+/// A `serve` process.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    fn start(dir: &Path, extra: &[&str]) -> Serve {
+        Serve::try_start(dir, extra).unwrap_or_else(|e| panic!("serve did not start: {e}"))
+    }
+
+    fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(dir.join("config.json"))
+            .arg("--strategy")
+            .arg(dir.join("strategy.json"))
+            .arg("--outbox")
+            .arg(dir.join("outbox.sqlite"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--allow-http",
+                "--allow-host",
+                "127.0.0.1",
+            ])
+            .arg("--log")
+            .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(a) = line.strip_prefix("listening on http://") {
+                    let _ = tx.send(a.to_string());
+                }
+                l.lock().unwrap().push(line);
+            }
+        });
+        let errors = Arc::new(Mutex::new(String::new()));
+        let e = errors.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            e.lock().unwrap().push_str(&s);
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => Ok(Serve {
+                child,
+                addr: a.parse().unwrap(),
+                lines,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let status = child.wait().map_err(|e| e.to_string())?;
+                std::thread::sleep(Duration::from_millis(100));
+                Err(format!(
+                    "{status}; stdout: {:?}; stderr: {}",
+                    lines.lock().unwrap(),
+                    errors.lock().unwrap()
+                ))
+            }
+        }
+    }
+
+    /// One HTTP/1.1 request; the status and the JSON body.
+    fn call(&self, method: &str, target: &str, body: &[u8]) -> (u16, Json) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let head = format!(
+            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Json::Null))
+    }
+
+    fn post(&self, target: &str, body: &Json) -> (u16, Json) {
+        self.call("POST", target, body.to_string().as_bytes())
+    }
+
+    fn get(&self, target: &str) -> (u16, Json) {
+        self.call("GET", target, b"")
+    }
+
+    /// Resident and peak resident memory, in KiB.
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tokio() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn ids(answer: &Json) -> Vec<String> {
+    answer["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+fn small_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// The crash test: a few hundred changes to a slow receiver that sometimes fails, the
+/// host killed with SIGKILL mid-flight and restarted on the same outbox. Every delivery
+/// id the API accepted reaches the receiver, and for each record the first successful
+/// receipts come in the order the changes arrived.
+#[test]
+fn sigkill_mid_flight_loses_nothing_and_keeps_each_records_order() {
+    const CODES: usize = 60;
+    const VERSIONS: usize = 5;
+    let rt = tokio();
+    // Successful receipts in arrival order, by delivery id.
+    let ok: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let o = ok.clone();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .secrets(vec![SECRET.into()])
+                .respond(move |r| {
+                    let id = r.header("webhook-id").unwrap_or_default().to_string();
+                    let h = small_hash(&id);
+                    let delay = Duration::from_millis(5 + h % 25);
+                    // One delivery in four fails its first time; a few fail twice.
+                    if r.seen
+                        <= usize::from(h.is_multiple_of(4)) + usize::from(h.is_multiple_of(16))
+                    {
+                        return Reply::status(503, "busy").after(delay);
+                    }
+                    if r.verified.is_ok() {
+                        o.lock().unwrap().push(id);
+                        Reply::status(200, "ok").after(delay)
+                    } else {
+                        Reply::status(400, "bad signature")
+                    }
+                })
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("crash");
+    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
+    write_json(&dir.join("strategy.json"), &strategy(1));
+    let args = [
+        "--retry-base-ms",
+        "20",
+        "--retry-cap-ms",
+        "200",
+        "--concurrency",
+        "4",
+    ];
+    let serve = Serve::start(&dir, &args);
+
+    // Accept every change first: versions go out in rounds, each round a few POSTs.
+    let mut accepted: Vec<(String, String)> = Vec::new(); // (delivery id, code), in order
+    for v in 1..=VERSIONS {
+        for chunk in (0..CODES).collect::<Vec<_>>().chunks(20) {
+            let batch: Vec<Json> = chunk
+                .iter()
+                .map(|c| change(&format!("C{c:03}"), v, "n"))
+                .collect();
+            let (status, answer) = serve.post("/changes", &Json::Array(batch));
+            assert_eq!(status, 202, "{answer}");
+            let got = ids(&answer);
+            assert_eq!(got.len(), chunk.len(), "{answer}");
+            for (id, c) in got.into_iter().zip(chunk) {
+                accepted.push((id, format!("C{c:03}")));
+            }
+        }
+    }
+    let total = accepted.len();
+    assert_eq!(total, CODES * VERSIONS);
+    let unique: HashSet<&String> = accepted.iter().map(|(id, _)| id).collect();
+    assert_eq!(unique.len(), total, "every change has its own delivery id");
+
+    // Kill mid-flight: some delivered, not all.
+    assert!(
+        wait_until(Duration::from_secs(120), || ok.lock().unwrap().len()
+            >= total / 5),
+        "the receiver saw only {} deliveries",
+        ok.lock().unwrap().len()
+    );
+    serve.kill();
+    let at_kill: HashSet<String> = ok.lock().unwrap().iter().cloned().collect();
+    assert!(
+        at_kill.len() < total,
+        "everything was delivered before the kill; the test did not test a crash"
+    );
+
+    let serve = Serve::start(&dir, &args);
+    let resumed = serve.lines.lock().unwrap().join("\n");
+    assert!(resumed.contains("pending (resumed)"), "{resumed}");
+    let all: HashSet<String> = accepted.iter().map(|(id, _)| id.clone()).collect();
+    let complete = wait_until(Duration::from_secs(180), || {
+        let seen: HashSet<String> = ok.lock().unwrap().iter().cloned().collect();
+        all.is_subset(&seen)
+    });
+    let seen: HashSet<String> = ok.lock().unwrap().iter().cloned().collect();
+    let lost: Vec<&String> = all.difference(&seen).collect();
+    assert!(
+        complete && lost.is_empty(),
+        "lost {} deliveries: {lost:?}",
+        lost.len()
+    );
+    assert!(seen.is_subset(&all), "the receiver got ids nobody accepted");
+
+    // Order per record: the first successful receipt of each change comes after that of
+    // the record's earlier changes.
+    let first: HashMap<String, usize> = {
+        let mut m = HashMap::new();
+        for (i, id) in ok.lock().unwrap().iter().enumerate() {
+            m.entry(id.clone()).or_insert(i);
+        }
+        m
+    };
+    let mut last_per_code: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (id, code) in &accepted {
+        let at = first[id];
+        if let Some((prev, prev_id)) = last_per_code.get(code.as_str()) {
+            assert!(
+                at > *prev,
+                "{code}: delivery {id} arrived before the earlier change's {prev_id}"
+            );
+        }
+        last_per_code.insert(code, (at, id));
+    }
+
+    // The outbox agrees: nothing pending, everything delivered.
+    let drained = wait_until(Duration::from_secs(30), || {
+        serve.get("/deliveries?limit=1").1["counts"]["pending"] == 0
+    });
+    assert!(drained, "{}", serve.get("/deliveries?status=pending").1);
+    let (_, listing) = serve.get("/deliveries?status=delivered&limit=1000");
+    assert_eq!(listing["counts"]["delivered"], total);
+    assert_eq!(listing["counts"]["dead"], 0);
+    let duplicates = ok.lock().unwrap().len() - total;
+    eprintln!(
+        "crash test: {total} deliveries, {} received before the SIGKILL, {duplicates} received twice (at least once)",
+        at_kill.len()
+    );
+    drop(receiver);
+}
+
+#[test]
+fn bad_requests_get_located_4xx_answers() {
+    let dir = scratch("bad");
+    write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    let serve = Serve::start(&dir, &[]);
+
+    let (status, a) = serve.call(
+        "POST",
+        "/changes",
+        b"[{\"event-id\": \"e1\",\n \"kind\": \"renamed\"}]",
+    );
+    assert_eq!(status, 400, "{a}");
+    let p = &a["problems"][0];
+    assert_eq!(p["path"], "[0].kind", "{a}");
+    assert_eq!(
+        (p["line"].as_u64(), p["column"].as_u64()),
+        (Some(2), Some(18)),
+        "{a}"
+    );
+
+    let (status, a) = serve.call("POST", "/changes", b"[1, 2");
+    assert_eq!(status, 400, "{a}");
+    assert!(a["problems"][0]["line"].is_u64(), "{a}");
+
+    let mut bad = change("C1", 1, "n");
+    bad["at"] = json!("yesterday");
+    let (status, a) = serve.post("/changes", &json!([change("C0", 1, "n"), bad]));
+    assert_eq!(status, 400, "{a}");
+    assert_eq!(a["problems"][0]["path"], "[1].at", "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains("none was accepted"),
+        "{a}"
+    );
+    assert_eq!(serve.get("/deliveries").1["counts"]["pending"], 0);
+
+    let (status, a) = serve.call("POST", "/changes", &[0xff, 0xfe]);
+    assert_eq!(status, 400, "{a}");
+
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/batch",
+        &json!({ "filter": "[Status] =\n  = \"Active\"" }),
+    );
+    assert_eq!(status, 400, "{a}");
+    assert_eq!(a["problems"][0]["path"], "filter", "{a}");
+    assert_eq!(a["problems"][0]["line"], 2, "{a}");
+
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/batch",
+        &json!({ "filter": "TRUE", "codes": ["C1"] }),
+    );
+    assert_eq!(status, 400, "{a}");
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/batch",
+        &json!({ "codes": ["nobody"] }),
+    );
+    assert_eq!(status, 404, "{a}");
+    assert_eq!(a["problems"][0]["path"], "codes[0]", "{a}");
+    let (status, a) = serve.post("/strategies/Other/batch", &json!({ "filter": "TRUE" }));
+    assert_eq!(status, 404, "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains("Customers out"),
+        "{a}"
+    );
+
+    assert_eq!(serve.get("/nowhere").0, 404);
+    assert_eq!(serve.get("/changes").0, 405);
+    assert_eq!(serve.post("/deliveries", &json!({})).0, 405);
+    let (status, a) = serve.get("/deliveries?status=lost");
+    assert_eq!(status, 400, "{a}");
+    assert_eq!(serve.get("/deliveries?limit=0").0, 400);
+    assert_eq!(serve.get("/deliveries?colour=red").0, 400);
+    assert_eq!(serve.post("/deliveries/msg_nope/replay", &json!({})).0, 404);
+    assert_eq!(serve.get("/deliveries/msg_nope").0, 404);
+
+    // A body over the cap is refused before it is read whole.
+    let big = vec![b' '; host_test::serve::MAX_API_BODY + 1];
+    assert_eq!(serve.call("POST", "/changes", &big).0, 413);
+    // Still serving after all of it.
+    assert_eq!(serve.get("/deliveries").0, 200);
+}
+
+#[test]
+fn on_demand_runs_replay_and_history() {
+    let rt = tokio();
+    let fail = Arc::new(AtomicBool::new(false));
+    let f = fail.clone();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .secrets(vec![SECRET.into()])
+                .respond(move |_| {
+                    if f.load(Ordering::Relaxed) {
+                        Reply::status(400, "rejected")
+                    } else {
+                        Reply::status(200, "ok")
+                    }
+                })
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("demand");
+    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
+    write_json(&dir.join("strategy.json"), &strategy(2));
+    let members: Vec<Json> = (0..5)
+        .map(|i| json!({ "Code": format!("M{i}"), "Name": format!("m{i}"), "Status": if i < 3 { "Active" } else { "Gone" } }))
+        .collect();
+    write_json(&dir.join("members.json"), &Json::Array(members));
+    let members_arg = dir.join("members.json");
+    let serve = Serve::start(&dir, &["--members", members_arg.to_str().unwrap()]);
+
+    // Batch by filter: 3 active members in batches of 2.
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/batch",
+        &json!({ "filter": "[Status] = \"Active\"" }),
+    );
+    assert_eq!(status, 202, "{a}");
+    assert_eq!(a["members"], 3, "{a}");
+    let batch = ids(&a);
+    assert_eq!(batch.len(), 2);
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 2));
+
+    // Immediate by codes: answered with the outcome.
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/immediate",
+        &json!({ "codes": ["M4", "M0"] }),
+    );
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["deliveries"][0]["outcome"], "delivered", "{a}");
+    assert_eq!(a["deliveries"][0]["status"], 200, "{a}");
+    let immediate = ids(&a);
+
+    // A filter giving text is refused with the member named.
+    let (status, a) = serve.post(
+        "/strategies/Customers%20out/batch",
+        &json!({ "filter": "[Name]" }),
+    );
+    assert_eq!(status, 422, "{a}");
+    assert!(
+        a["error"].as_str().unwrap().contains("TRUE or FALSE"),
+        "{a}"
+    );
+
+    // A change the receiver rejects is a dead letter; replaying it after the receiver is
+    // fixed delivers it, re-signed, under the same id.
+    fail.store(true, Ordering::Relaxed);
+    let (status, a) = serve.post("/changes", &json!([change("M1", 2, "x")]));
+    assert_eq!(status, 202, "{a}");
+    let dead = ids(&a).remove(0);
+    assert!(wait_until(Duration::from_secs(30), || {
+        serve.get(&format!("/deliveries/{dead}")).1["status"] == "dead"
+    }));
+    let (_, d) = serve.get(&format!("/deliveries/{dead}"));
+    assert_eq!(d["last-status"], 400, "{d}");
+    assert_eq!(d["last-response"], "rejected", "{d}");
+    assert_eq!(
+        serve.get("/deliveries?status=dead").1["deliveries"][0]["id"],
+        dead
+    );
+    fail.store(false, Ordering::Relaxed);
+    let (status, a) = serve.post(&format!("/deliveries/{dead}/replay"), &json!({}));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || {
+        serve.get(&format!("/deliveries/{dead}")).1["status"] == "delivered"
+    }));
+    let received = receiver.received();
+    let copies: Vec<_> = received
+        .iter()
+        .filter(|r| r.header("webhook-id") == Some(dead.as_str()))
+        .collect();
+    assert_eq!(copies.len(), 2);
+    assert!(copies.iter().all(|r| r.verified.is_ok()));
+    assert_eq!(copies[0].body, copies[1].body);
+    // Replaying a delivered one is allowed too; a pending one is not found to replay.
+    assert_eq!(
+        serve
+            .post(&format!("/deliveries/{}/replay", immediate[0]), &json!({}))
+            .0,
+        202
+    );
+
+    // The history pages.
+    let (_, page) = serve.get("/deliveries?limit=2");
+    assert_eq!(page["deliveries"].as_array().unwrap().len(), 2);
+    let after = page["next-after"].as_i64().unwrap();
+    let (_, rest) = serve.get(&format!("/deliveries?limit=100&after={after}"));
+    let listed: Vec<String> = page["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["deliveries"].as_array().unwrap())
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect();
+    for id in batch.iter().chain(&immediate).chain([&dead]) {
+        assert!(listed.contains(id), "{id} not listed");
+    }
+    drop(receiver);
+}
+
+#[test]
+fn one_outbox_one_host() {
+    let dir = scratch("exclusive");
+    write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    let first = Serve::start(&dir, &[]);
+    let second = Serve::try_start(&dir, &[]);
+    let err = second
+        .err()
+        .expect("a second serve on the same outbox must not start");
+    assert!(err.contains("another `host-test serve`"), "{err}");
+    drop(first);
+}
+
+/// Memory with the receiver down: the outbox grows on disk, not in RAM.
+///
+/// Bounded: at most [`LOAD_CHANGES`] changes and [`LOAD_SECONDS`] of submitting. Each
+/// change carries [`NOTES_BYTES`] of text, so holding the pending deliveries in memory
+/// would grow the process by more than the outbox's size; the process may grow by at
+/// most [`MAX_GROWTH_KIB`] between the first tenth and the end.
+#[test]
+fn load_with_the_receiver_down_grows_the_outbox_not_the_memory() {
+    const LOAD_CHANGES: usize = 20_000;
+    const LOAD_SECONDS: u64 = 120;
+    const PER_POST: usize = 200;
+    const NOTES_BYTES: usize = 2_000;
+    /// 16 MiB: the SQLite page cache, allocator slack and the member store (500 codes)
+    /// fit; 20,000 pending deliveries of 2 KB (40 MB) would not.
+    const MAX_GROWTH_KIB: u64 = 16 * 1024;
+
+    // A port nobody listens on: every attempt is refused.
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", down.local_addr().unwrap());
+    drop(down);
+    let dir = scratch("load");
+    write_json(&dir.join("config.json"), &config(&url));
+    write_json(&dir.join("strategy.json"), &strategy(1));
+    let serve = Serve::start(&dir, &[]);
+    let notes = "x".repeat(NOTES_BYTES);
+
+    let started = Instant::now();
+    let mut sent = 0usize;
+    let mut baseline = None;
+    while sent < LOAD_CHANGES && started.elapsed() < Duration::from_secs(LOAD_SECONDS) {
+        let batch: Vec<Json> = (sent..sent + PER_POST)
+            .map(|i| change(&format!("L{:03}", i % 500), i / 500 + 1, &notes))
+            .collect();
+        let (status, a) = serve.post("/changes", &Json::Array(batch));
+        assert_eq!(status, 202, "{a}");
+        sent += PER_POST;
+        if baseline.is_none() && sent >= LOAD_CHANGES / 10 {
+            baseline = Some(serve.memory().0);
+        }
+    }
+    let elapsed = started.elapsed();
+    let (rss, peak) = serve.memory();
+    let baseline = baseline.unwrap();
+    let (_, listing) = serve.get("/deliveries?limit=1");
+    assert_eq!(listing["counts"]["pending"], sent, "{listing}");
+    let outbox_kib = ["outbox.sqlite", "outbox.sqlite-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
+        .sum::<u64>()
+        / 1024;
+    eprintln!(
+        "load: {sent} changes in {:.1} s = {:.0} changes/s accepted; outbox {outbox_kib} KiB on disk; memory {baseline} KiB after {} changes, {rss} KiB at the end, peak {peak} KiB",
+        elapsed.as_secs_f64(),
+        sent as f64 / elapsed.as_secs_f64(),
+        LOAD_CHANGES / 10
+    );
+    assert!(
+        sent >= LOAD_CHANGES / 2,
+        "only {sent} changes in {LOAD_SECONDS} s"
+    );
+    assert!(
+        outbox_kib * 1024 > (sent * NOTES_BYTES) as u64,
+        "the outbox holds the bodies"
+    );
+    assert!(
+        rss.saturating_sub(baseline) < MAX_GROWTH_KIB,
+        "memory grew from {baseline} KiB to {rss} KiB while the outbox grew to {outbox_kib} KiB"
+    );
+}
+
+/// Deliveries per second to a receiver that answers at once (figures printed; the
+/// assertion is only that every one arrives).
+#[test]
+fn load_drains_to_a_live_receiver() {
+    const CHANGES: usize = 3_000;
+    let rt = tokio();
+    let receiver = rt.block_on(Receiver::builder().start()).unwrap();
+    let dir = scratch("drain");
+    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
+    write_json(&dir.join("strategy.json"), &strategy(1));
+    let serve = Serve::start(&dir, &["--concurrency", "16"]);
+    let started = Instant::now();
+    for k in 0..CHANGES / 100 {
+        let batch: Vec<Json> = (0..100)
+            .map(|i| change(&format!("D{:04}", k * 100 + i), 1, "n"))
+            .collect();
+        assert_eq!(serve.post("/changes", &Json::Array(batch)).0, 202);
+    }
+    let accepted = started.elapsed();
+    assert!(wait_until(Duration::from_secs(300), || receiver
+        .received()
+        .len()
+        >= CHANGES));
+    let drained = started.elapsed();
+    let (_, peak) = serve.memory();
+    eprintln!(
+        "drain: {CHANGES} changes accepted in {:.2} s ({:.0}/s), all delivered after {:.2} s ({:.0} deliveries/s), peak memory {peak} KiB",
+        accepted.as_secs_f64(),
+        CHANGES as f64 / accepted.as_secs_f64(),
+        drained.as_secs_f64(),
+        CHANGES as f64 / drained.as_secs_f64()
+    );
+    assert_eq!(receiver.received().len(), CHANGES);
+}
