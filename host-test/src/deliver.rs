@@ -22,6 +22,12 @@
 //! (a token can expire between attempts), and on a 401 it fetches a new token once and
 //! tries again at once; that extra attempt does not count against [`MAX_ATTEMPTS`].
 //! After the last attempt the delivery is dead-lettered with its last response.
+//!
+//! One attempt is one call of [`Deliverer::attempt`], which says what comes next
+//! ([`Step`]). [`Deliverer::deliver`] loops it in memory with sleeps (`send`, `demo`);
+//! the durable [`crate::dispatch::Dispatcher`] records each step in the outbox instead,
+//! so a retry waits on disk and a restart resumes it ([`Deliverer::begin`] takes the
+//! attempt count and budget back).
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -55,8 +61,9 @@ pub const RETRY_CAP: Duration = Duration::from_secs(120);
 /// comes at most about four minutes after the first.
 pub const MAX_ATTEMPTS: u32 = 8;
 
-/// The longest `Retry-After` honoured as given; a server asking for more gets this: the
-/// delivery must not sit for hours in a host that has no durable queue.
+/// The longest `Retry-After` honoured as given; a server asking for more gets this: a
+/// delivery should not sit for hours behind a server's guess, and `send` keeps its
+/// retries in memory.
 pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
 
 /// A rendered signature younger than this is sent as is on the first attempt: the

@@ -338,7 +338,8 @@ fn serve(
         return Ok(ExitCode::FAILURE);
     };
     let log = delivery.log()?;
-    tokio_runtime()?.block_on(async {
+    let tokio = tokio_runtime()?;
+    let served = tokio.block_on(async {
         let plugin = Arc::new(SessionPlugin::new(session));
         let deliverer = Deliverer::new(
             plugin.clone(),
@@ -388,7 +389,11 @@ fn serve(
             stats.attempts, stats.delivered, stats.dead
         );
         Ok::<_, String>(())
-    })?;
+    });
+    // Attempts still running (a DNS lookup, a slow receiver) are not waited for: their
+    // deliveries are pending in the outbox and go again at the next start.
+    tokio.shutdown_background();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -838,3 +838,202 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
         finished_ms: row.get(14)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("outbox-unit-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn request(id: &str, codes: &[&str]) -> HttpRequest {
+        HttpRequest {
+            method: HttpMethod::Post,
+            url: "https://hooks.example/in?k=v".into(),
+            headers: vec![Header {
+                name: "Content-Type".into(),
+                value: "application/json".into(),
+            }],
+            body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+            member_codes: codes.iter().map(|c| c.to_string()).collect(),
+            delivery_id: id.into(),
+        }
+    }
+
+    fn due_ids(o: &Outbox, now: i64) -> Vec<String> {
+        o.due(now, 100, &|_| false)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.request.delivery_id)
+            .collect()
+    }
+
+    fn seq(o: &Outbox, id: &str) -> i64 {
+        o.get(id).unwrap().unwrap().seq
+    }
+
+    fn end(o: &Outbox, id: &str, state: State, now: i64) {
+        let word = if state == State::Delivered {
+            "delivered"
+        } else {
+            "dead-letter"
+        };
+        o.finish(seq(o, id), state, word, 1, &Last::default(), now)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_later_delivery_of_a_record_waits_for_the_earlier_one() {
+        let o = Outbox::open(&dir("order").join("o.sqlite")).unwrap();
+        let reqs = [
+            request("a", &["X"]),
+            request("b", &["Y"]),
+            request("c", &["X"]),
+            request("d", &["Y", "Z"]),
+            request("e", &["Z"]),
+        ];
+        o.enqueue("changes", &reqs, 0).unwrap();
+        assert_eq!(due_ids(&o, 0), ["a", "b"]);
+        // A retry keeps the record's queue held.
+        o.retry(seq(&o, "a"), 1, 8, 1_000, &Last::default())
+            .unwrap();
+        assert_eq!(due_ids(&o, 0), ["b"]);
+        assert_eq!(o.next_due_after(0).unwrap(), Some(1_000));
+        assert_eq!(due_ids(&o, 1_000), ["b", "a"]);
+        // Delivered: the next change of X goes.
+        end(&o, "a", State::Delivered, 1_000);
+        assert_eq!(due_ids(&o, 1_000), ["b", "c"]);
+        // A dead letter lets later changes go too; d then holds e (both carry Z).
+        end(&o, "b", State::Dead, 1_000);
+        assert_eq!(due_ids(&o, 1_000), ["c", "d"]);
+        let listed = o.get("e").unwrap().unwrap();
+        assert!(listed.waiting);
+        end(&o, "d", State::Delivered, 1_000);
+        assert_eq!(due_ids(&o, 1_000), ["c", "e"]);
+        let counts = o.counts().unwrap();
+        assert_eq!((counts.pending, counts.delivered, counts.dead), (2, 2, 1));
+    }
+
+    #[test]
+    fn the_same_delivery_id_is_queued_once() {
+        let o = Outbox::open(&dir("dedupe").join("o.sqlite")).unwrap();
+        let first = o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
+        let again = o
+            .enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 5)
+            .unwrap();
+        assert!(first[0].new);
+        assert_eq!((again[0].new, again[1].new), (false, true));
+        assert_eq!(o.counts().unwrap().pending, 2);
+        assert_eq!(due_ids(&o, 5), ["a"]);
+    }
+
+    #[test]
+    fn no_access_token_reaches_the_disk() {
+        let d = dir("secret");
+        let path = d.join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        let mut r = request("a", &["X"]);
+        r.headers.push(Header {
+            name: "Authorization".into(),
+            value: "Bearer real-token-do-not-store".into(),
+        });
+        o.enqueue("changes", &[r], 0).unwrap();
+        let due = o.due(0, 10, &|_| false).unwrap();
+        let auth = due[0]
+            .request
+            .headers
+            .iter()
+            .find(|h| h.name == "Authorization")
+            .unwrap();
+        assert_eq!(auth.value, format!("Bearer {TOKEN_PLACEHOLDER}"));
+        drop(o);
+        for f in std::fs::read_dir(&d).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains("real-token-do-not-store"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "the outbox is readable by its owner only");
+        }
+    }
+
+    #[test]
+    fn pending_work_survives_reopening() {
+        let path = dir("reopen").join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        o.enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 0)
+            .unwrap();
+        o.retry(seq(&o, "a"), 3, 9, 7_000, &Last::default())
+            .unwrap();
+        o.disable_endpoint("https://gone.example/in", "HTTP 410", 1)
+            .unwrap();
+        o.schedule_fired("S", "nightly", 42).unwrap();
+        drop(o);
+        let o = Outbox::open(&path).unwrap();
+        assert!(due_ids(&o, 6_999).is_empty());
+        let due = o.due(7_000, 10, &|_| false).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!((due[0].attempts, due[0].budget), (3, Some(9)));
+        assert_eq!(
+            o.disabled_endpoints().unwrap(),
+            [(
+                "https://gone.example/in".to_string(),
+                "HTTP 410".to_string()
+            )]
+        );
+        assert_eq!(o.last_fired("S", "nightly").unwrap(), Some(42));
+        assert_eq!(o.last_fired("S", "other").unwrap(), None);
+    }
+
+    #[test]
+    fn a_replay_goes_to_the_back_of_its_records_queue() {
+        let o = Outbox::open(&dir("replay").join("o.sqlite")).unwrap();
+        o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
+        assert_eq!(o.replay("a", 1), Err(ReplayError::Pending));
+        assert_eq!(o.replay("zz", 1), Err(ReplayError::NotFound));
+        end(&o, "a", State::Dead, 1);
+        o.enqueue("changes", &[request("b", &["X"])], 2).unwrap();
+        assert_eq!(o.replay("a", 3).unwrap(), "https://hooks.example/in?k=v");
+        let a = o.get("a").unwrap().unwrap();
+        assert_eq!((a.state, a.attempts, a.waiting), (State::Pending, 0, true));
+        assert_eq!(due_ids(&o, 3), ["b"]);
+    }
+
+    #[test]
+    fn one_process_per_file_and_one_schema() {
+        let d = dir("exclusive");
+        let path = d.join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        let second = Outbox::open(&path).unwrap_err();
+        assert!(second.0.contains("another `host-test serve`"), "{second}");
+        drop(o);
+        let c = Connection::open(&path).unwrap();
+        c.execute("UPDATE meta SET value = 99 WHERE key = 'schema'", [])
+            .unwrap();
+        drop(c);
+        let e = Outbox::open(&path).unwrap_err();
+        assert!(e.0.contains("schema version 99"), "{e}");
+    }
+
+    #[test]
+    fn a_listing_obeys_its_cap() {
+        let o = Outbox::open(&dir("list").join("o.sqlite")).unwrap();
+        let reqs: Vec<HttpRequest> = (0..MAX_LIST + 5)
+            .map(|i| request(&format!("m{i:05}"), &[]))
+            .collect();
+        o.enqueue("changes", &reqs, 0).unwrap();
+        assert_eq!(o.list(None, 0, MAX_LIST).unwrap().len(), MAX_LIST);
+        assert_eq!(o.list(None, 0, MAX_LIST + 5).unwrap().len(), MAX_LIST);
+        let first = o.list(Some(State::Pending), 0, 3).unwrap();
+        let next = o.list(Some(State::Pending), first[2].seq, 3).unwrap();
+        assert_eq!(next[0].id, "m00003");
+        assert!(o.list(Some(State::Dead), 0, 10).unwrap().is_empty());
+    }
+}

@@ -225,7 +225,15 @@ pub(crate) fn serve_on(
                         let limited = http_body_util::Limited::new(req.into_body(), max_body);
                         let reply = match limited.collect().await {
                             Ok(b) => handler(method, target, headers, b.to_bytes().to_vec()).await,
-                            Err(_) => Reply::status(413, "request body too large"),
+                            Err(_) => Reply::status(
+                                413,
+                                &serde_json::json!({
+                                    "error": format!("the request body is over the {max_body}-byte limit; send smaller batches"),
+                                    "problems": [],
+                                })
+                                .to_string(),
+                            )
+                            .header("content-type", "application/json"),
                         };
                         if !reply.delay.is_zero() {
                             tokio::time::sleep(reply.delay).await;

@@ -84,6 +84,19 @@ fn change(code: &str, v: usize, notes: &str) -> Json {
     })
 }
 
+/// `host-test serve` on the `config.json`, `strategy.json` and `outbox.sqlite` in `dir`.
+fn serve_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(dir.join("config.json"))
+        .arg("--strategy")
+        .arg(dir.join("strategy.json"))
+        .arg("--outbox")
+        .arg(dir.join("outbox.sqlite"));
+    cmd
+}
+
 /// A `serve` process.
 struct Serve {
     child: Child,
@@ -97,26 +110,19 @@ impl Serve {
     }
 
     fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(dir.join("config.json"))
-            .arg("--strategy")
-            .arg(dir.join("strategy.json"))
-            .arg("--outbox")
-            .arg(dir.join("outbox.sqlite"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-http",
-                "--allow-host",
-                "127.0.0.1",
-            ])
-            .arg("--log")
-            .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut cmd = serve_command(dir);
+        cmd.args([
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-http",
+            "--allow-host",
+            "127.0.0.1",
+        ])
+        .arg("--log")
+        .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
@@ -459,9 +465,22 @@ fn bad_requests_get_located_4xx_answers() {
     assert_eq!(serve.post("/deliveries/msg_nope/replay", &json!({})).0, 404);
     assert_eq!(serve.get("/deliveries/msg_nope").0, 404);
 
-    // A body over the cap is refused before it is read whole.
-    let big = vec![b' '; host_test::serve::MAX_API_BODY + 1];
-    assert_eq!(serve.call("POST", "/changes", &big).0, 413);
+    // The body cap, obeyed and violated.
+    let mut at_cap = b"[]".to_vec();
+    at_cap.resize(host_test::serve::MAX_API_BODY, b' ');
+    let (status, a) = serve.call("POST", "/changes", &at_cap);
+    assert_eq!((status, &a["changes"]), (202, &json!(0)), "{a}");
+    at_cap.push(b' ');
+    let (status, a) = serve.call("POST", "/changes", &at_cap);
+    assert_eq!(status, 413);
+    assert!(
+        a["error"].as_str().unwrap().contains("16777216-byte limit"),
+        "{a}"
+    );
+    // The listing cap, obeyed and violated.
+    let max = host_test::outbox::MAX_LIST;
+    assert_eq!(serve.get(&format!("/deliveries?limit={max}")).0, 200);
+    assert_eq!(serve.get(&format!("/deliveries?limit={}", max + 1)).0, 400);
     // Still serving after all of it.
     assert_eq!(serve.get("/deliveries").0, 200);
 }
@@ -703,4 +722,122 @@ fn load_drains_to_a_live_receiver() {
         CHANGES as f64 / drained.as_secs_f64()
     );
     assert_eq!(receiver.received().len(), CHANGES);
+}
+
+/// OAuth and schedules through `serve`: scheduled fires and changes are written to the
+/// outbox without a token, and each attempt carries a real one; neither the token nor the
+/// client secret is ever on disk.
+#[test]
+fn schedules_and_oauth_go_through_the_outbox_without_tokens_on_disk() {
+    const CLIENT_SECRET: &str = "client-secret-never-on-disk";
+    let rt = tokio();
+    let tokens = rt
+        .block_on(host_test::receiver::TokenServer::start(
+            "serve-test",
+            CLIENT_SECRET,
+            Duration::from_secs(3600),
+        ))
+        .unwrap();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .secrets(vec![SECRET.into()])
+                .require_tokens_from(&tokens)
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("oauth");
+    let mut c = config(&receiver.url("/hook"));
+    c["oauth"] = json!({
+        "token-url": tokens.url(),
+        "client-id": "serve-test",
+        "client-secret": CLIENT_SECRET,
+        "client-auth": "basic"
+    });
+    write_json(&dir.join("config.json"), &c);
+    let mut s = strategy(10);
+    s["schedules"] = json!([{ "name": "every second", "cron": "* * * * * *", "filter": "[Status] = \"Active\"" }]);
+    write_json(&dir.join("strategy.json"), &s);
+    let members: Vec<Json> = (0..3)
+        .map(|i| json!({ "Code": format!("S{i}"), "Name": "s", "Status": "Active" }))
+        .collect();
+    write_json(&dir.join("members.json"), &Json::Array(members));
+    let members_arg = dir.join("members.json");
+    let serve = Serve::start(&dir, &["--members", members_arg.to_str().unwrap()]);
+
+    let (status, a) = serve.post("/changes", &json!([change("S9", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    let changed = ids(&a).remove(0);
+    assert!(wait_until(Duration::from_secs(60), || {
+        let r = receiver.received();
+        r.iter()
+            .any(|r| r.header("webhook-id") == Some(changed.as_str()))
+            && r.iter()
+                .filter(|r| r.body.windows(2).any(|w| w == b"S0"))
+                .count()
+                >= 2
+    }));
+    let received = receiver.received();
+    assert!(
+        received
+            .iter()
+            .all(|r| r.authorized == Some(true) && r.verified.is_ok())
+    );
+    let (_, listing) = serve.get("/deliveries?status=delivered&limit=1000");
+    let sources: HashSet<&str> = listing["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        sources.contains("changes") && sources.contains("schedule:every second"),
+        "{sources:?}"
+    );
+    assert!(
+        serve
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("fired at"))
+    );
+    drop(serve);
+
+    let mut on_disk = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let path = f.unwrap().path();
+        if path.to_string_lossy().contains("outbox") {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(
+                !text.contains("tok-0"),
+                "{} holds an access token",
+                path.display()
+            );
+            assert!(
+                !text.contains(CLIENT_SECRET),
+                "{} holds the client secret",
+                path.display()
+            );
+            on_disk += text.matches(host_test::outbox::TOKEN_PLACEHOLDER).count();
+        }
+    }
+    assert!(
+        on_disk > 0,
+        "the outbox holds the placeholder where the token was"
+    );
+}
+
+#[test]
+fn the_api_listens_on_loopback_only() {
+    let dir = scratch("loopback");
+    write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    let out = serve_command(&dir)
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("loopback only"), "{err}");
 }
