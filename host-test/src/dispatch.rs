@@ -24,6 +24,12 @@ use crate::plugin::Clock;
 /// some other way (a clock step) is noticed. One cheap query a second when idle.
 pub const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// How long a stopping host waits for attempts in flight to end and be recorded: an
+/// attempt left behind is sent again after the restart (a duplicate the receiver must
+/// absorb), and most attempts end within a second. Shorter than the 10 s a container
+/// runtime gives before it kills, so the host exits by itself.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Unix milliseconds on `clock`.
 pub fn now_ms(clock: &dyn Clock) -> i64 {
     let t = clock.now();
@@ -53,6 +59,7 @@ pub struct Dispatcher {
     wake: Notify,
     /// Delivery ids being attempted (or reserved by a synchronous run).
     taken: Mutex<HashSet<String>>,
+    stopping: std::sync::atomic::AtomicBool,
     attempts: AtomicU64,
     delivered: AtomicU64,
     dead: AtomicU64,
@@ -85,6 +92,7 @@ impl Dispatcher {
             concurrency: concurrency.max(1),
             wake: Notify::new(),
             taken: Mutex::new(HashSet::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             dead: AtomicU64::new(0),
@@ -131,7 +139,7 @@ impl Dispatcher {
         loop {
             let now = now_ms(self.deliverer.clock().as_ref());
             let free = self.concurrency.saturating_sub(self.taken().len());
-            if free > 0 {
+            if free > 0 && !self.stopping.load(Ordering::Relaxed) {
                 let taken = self.taken().clone();
                 match self.outbox.due(now, free, &|id| taken.contains(id)) {
                     Ok(due) => {
@@ -161,6 +169,21 @@ impl Dispatcher {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    /// Stop handing out deliveries and wait up to `grace` for the attempts in flight to
+    /// end and be recorded. Returns how many were still in flight: they stay pending and
+    /// go again at the next start.
+    pub async fn stop(&self, grace: Duration) -> usize {
+        self.stopping.store(true, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let left = self.taken().len();
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -383,9 +383,16 @@ fn serve(
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        let stats = running.service.dispatcher().stats();
+        let dispatcher = running.service.dispatcher();
+        let grace = host_test::dispatch::SHUTDOWN_GRACE;
         println!(
-            "stopping: {} attempt(s), {} delivered, {} dead this run; pending deliveries stay in the outbox",
+            "stopping: waiting up to {} s for attempts in flight",
+            grace.as_secs()
+        );
+        let left = dispatcher.stop(grace).await;
+        let stats = dispatcher.stats();
+        println!(
+            "stopped: {} attempt(s), {} delivered, {} dead this run; {left} attempt(s) cut off in flight; pending deliveries stay in the outbox",
             stats.attempts, stats.delivered, stats.dead
         );
         Ok::<_, String>(())

@@ -477,8 +477,11 @@ impl Outbox {
     ) -> Result<Vec<Due>, OutboxError> {
         self.with("cannot read due deliveries", |c| {
             let mut st = c.prepare_cached(
+                // INDEXED BY: without statistics the planner prefers the state index
+                // and sorts every pending row on each call (measured: most of the
+                // dispatcher's time with 3,000 pending).
                 "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
-                 FROM deliveries
+                 FROM deliveries INDEXED BY deliveries_due
                  WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
                  ORDER BY next_attempt_ms, seq",
             )?;
@@ -515,7 +518,7 @@ impl Outbox {
     pub fn next_due_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
         self.with("cannot read the queue", |c| {
             c.query_row(
-                "SELECT MIN(next_attempt_ms) FROM deliveries
+                "SELECT MIN(next_attempt_ms) FROM deliveries INDEXED BY deliveries_due
                  WHERE state = 'pending' AND head = 1 AND next_attempt_ms > ?1",
                 [now_ms],
                 |r| r.get(0),
@@ -533,20 +536,20 @@ impl Outbox {
         last: &Last,
     ) -> Result<(), OutboxError> {
         self.with("cannot record an attempt", |c| {
-            c.execute(
+            c.prepare_cached(
                 "UPDATE deliveries SET attempts = ?2, budget = ?3, next_attempt_ms = ?4,
                    outcome = 'retry', last_status = ?5, last_error = ?6, last_response = ?7
                  WHERE seq = ?1 AND state = 'pending'",
-                params![
-                    seq,
-                    attempts,
-                    budget,
-                    next_ms,
-                    last.status,
-                    last.error,
-                    last.response
-                ],
-            )?;
+            )?
+            .execute(params![
+                seq,
+                attempts,
+                budget,
+                next_ms,
+                last.status,
+                last.error,
+                last.response
+            ])?;
             Ok(())
         })
     }
@@ -564,21 +567,21 @@ impl Outbox {
     ) -> Result<(), OutboxError> {
         self.with("cannot record a finished delivery", |c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE deliveries SET state = ?2, outcome = ?3, attempts = ?4, head = 0,
                    last_status = ?5, last_error = ?6, last_response = ?7, finished_ms = ?8
                  WHERE seq = ?1",
-                params![
-                    seq,
-                    state.word(),
-                    outcome,
-                    attempts,
-                    last.status,
-                    last.error,
-                    last.response,
-                    now_ms
-                ],
-            )?;
+            )?
+            .execute(params![
+                seq,
+                state.word(),
+                outcome,
+                attempts,
+                last.status,
+                last.error,
+                last.response,
+                now_ms
+            ])?;
             release(&tx, seq)?;
             tx.commit()
         })
@@ -772,7 +775,8 @@ fn queue(tx: &rusqlite::Transaction<'_>, seq: i64, codes: &[String]) -> rusqlite
         add.execute(params![code, seq])?;
     }
     if head {
-        tx.execute("UPDATE deliveries SET head = 1 WHERE seq = ?1", [seq])?;
+        tx.prepare_cached("UPDATE deliveries SET head = 1 WHERE seq = ?1")?
+            .execute([seq])?;
     }
     Ok(())
 }
@@ -785,7 +789,8 @@ fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
         st.query_map([seq], |r| r.get(0))?
             .collect::<Result<_, _>>()?
     };
-    tx.execute("DELETE FROM queue_codes WHERE seq = ?1", [seq])?;
+    tx.prepare_cached("DELETE FROM queue_codes WHERE seq = ?1")?
+        .execute([seq])?;
     let mut next = tx.prepare_cached("SELECT MIN(seq) FROM queue_codes WHERE code = ?1")?;
     let mut blocked = tx.prepare_cached(
         "SELECT 1 FROM queue_codes a JOIN queue_codes b ON b.code = a.code AND b.seq < a.seq
@@ -796,7 +801,8 @@ fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
         if let Some(n) = n
             && !blocked.exists([n])?
         {
-            tx.execute("UPDATE deliveries SET head = 1 WHERE seq = ?1", [n])?;
+            tx.prepare_cached("UPDATE deliveries SET head = 1 WHERE seq = ?1")?
+                .execute([n])?;
         }
     }
     Ok(())

@@ -660,6 +660,13 @@ fn load_with_the_receiver_down_grows_the_outbox_not_the_memory() {
         }
     }
     let elapsed = started.elapsed();
+    // Let the dispatcher churn through refused attempts and backoffs for a while too.
+    std::thread::sleep(Duration::from_secs(3));
+    let (_, after) = serve.get("/deliveries?status=pending&limit=1");
+    assert!(
+        after["deliveries"][0]["attempts"].as_u64() >= Some(1),
+        "the dispatcher made attempts: {after}"
+    );
     let (rss, peak) = serve.memory();
     let baseline = baseline.unwrap();
     let (_, listing) = serve.get("/deliveries?limit=1");
@@ -670,7 +677,7 @@ fn load_with_the_receiver_down_grows_the_outbox_not_the_memory() {
         .sum::<u64>()
         / 1024;
     eprintln!(
-        "load: {sent} changes in {:.1} s = {:.0} changes/s accepted; outbox {outbox_kib} KiB on disk; memory {baseline} KiB after {} changes, {rss} KiB at the end, peak {peak} KiB",
+        "load: {sent} changes in {:.1} s = {:.0} changes/s accepted; outbox {outbox_kib} KiB on disk; memory {baseline} KiB after {} changes, {rss} KiB 3 s after the last, peak {peak} KiB",
         elapsed.as_secs_f64(),
         sent as f64 / elapsed.as_secs_f64(),
         LOAD_CHANGES / 10
@@ -693,7 +700,7 @@ fn load_with_the_receiver_down_grows_the_outbox_not_the_memory() {
 /// assertion is only that every one arrives).
 #[test]
 fn load_drains_to_a_live_receiver() {
-    const CHANGES: usize = 3_000;
+    const CHANGES: usize = 10_000;
     let rt = tokio();
     let receiver = rt.block_on(Receiver::builder().start()).unwrap();
     let dir = scratch("drain");
@@ -840,4 +847,90 @@ fn the_api_listens_on_loopback_only() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback only"), "{err}");
+}
+
+/// SIGTERM lets an attempt in flight end and be recorded within the grace, and cuts off
+/// one that would take longer; that one is sent again after the restart, the other not.
+#[test]
+fn sigterm_waits_for_attempts_in_flight_within_the_grace() {
+    let grace = host_test::dispatch::SHUTDOWN_GRACE;
+    let rt = tokio();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .respond(move |r| {
+                    if r.body.windows(4).any(|w| w == b"slow") {
+                        Reply::status(200, "ok").after(grace + Duration::from_secs(3))
+                    } else {
+                        Reply::status(200, "ok").after(Duration::from_millis(800))
+                    }
+                })
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("sigterm");
+    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
+    write_json(&dir.join("strategy.json"), &strategy(1));
+    let mut serve = Serve::start(&dir, &[]);
+    let (status, a) = serve.post(
+        "/changes",
+        &json!([change("Q1", 1, "quick"), change("S1", 1, "slow")]),
+    );
+    assert_eq!(status, 202, "{a}");
+    let (quick, slow) = (ids(&a)[0].clone(), ids(&a)[1].clone());
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 2));
+
+    let asked = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &serve.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let exit = serve.child.wait().unwrap();
+    let took = asked.elapsed();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        took >= grace - Duration::from_millis(500),
+        "stopped after {took:?}, before the grace"
+    );
+    assert!(
+        took < grace + Duration::from_secs(3),
+        "stopped after {took:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            serve
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("1 attempt(s) cut off in flight"))
+        }),
+        "{:?}",
+        serve.lines.lock().unwrap()
+    );
+
+    let serve = Serve::start(&dir, &[]);
+    assert!(wait_until(Duration::from_secs(30), || {
+        receiver
+            .received()
+            .iter()
+            .filter(|r| r.header("webhook-id") == Some(slow.as_str()))
+            .count()
+            == 2
+    }));
+    let (_, q) = serve.get(&format!("/deliveries/{quick}"));
+    assert_eq!(q["status"], "delivered", "{q}");
+    let quick_copies = receiver
+        .received()
+        .iter()
+        .filter(|r| r.header("webhook-id") == Some(quick.as_str()))
+        .count();
+    assert_eq!(
+        quick_copies, 1,
+        "the attempt that ended within the grace was recorded"
+    );
 }
