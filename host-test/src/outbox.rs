@@ -23,6 +23,10 @@
 //! finishes (delivered or dead-lettered), the next delivery of each of its codes becomes a
 //! head if nothing else holds it back.
 //!
+//! **Attempts are counted before they are made** (`due` and `take` write the count),
+//! so a delivery during which the host dies every time runs out of attempts instead of
+//! looping; recording the attempt then writes the exact count.
+//!
 //! **Durability.** A write that accepts work (`enqueue`) commits with
 //! `synchronous=FULL`: once it returns, the requests survive a crash of the process or
 //! the machine. Progress (attempt counts, finishing) commits with `synchronous=NORMAL`,
@@ -468,49 +472,61 @@ impl Outbox {
     }
 
     /// Up to `limit` pending deliveries at the head of their records' queues and due at
-    /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken.
+    /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken. Each is
+    /// counted as attempted before it is handed out (see [`claim`]).
     pub fn due(
         &self,
         now_ms: i64,
         limit: usize,
         skip: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
-        self.with("cannot read due deliveries", |c| {
-            let mut st = c.prepare_cached(
-                // INDEXED BY: without statistics the planner prefers the state index
-                // and sorts every pending row on each call (measured: most of the
-                // dispatcher's time with 3,000 pending).
-                "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
-                 FROM deliveries INDEXED BY deliveries_due
-                 WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
-                 ORDER BY next_attempt_ms, seq",
-            )?;
-            let mut rows = st.query([now_ms])?;
+        self.with("cannot hand out due deliveries", |c| {
+            let tx = c.transaction()?;
             let mut out = Vec::new();
-            while let Some(row) = rows.next()? {
-                if out.len() >= limit {
-                    break;
+            {
+                let mut st = tx.prepare_cached(
+                    // INDEXED BY: without statistics the planner prefers the state index
+                    // and sorts every pending row on each call (measured: most of the
+                    // dispatcher's time with 3,000 pending).
+                    "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
+                     FROM deliveries INDEXED BY deliveries_due
+                     WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
+                     ORDER BY next_attempt_ms, seq",
+                )?;
+                let mut rows = st.query([now_ms])?;
+                while let Some(row) = rows.next()? {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    if skip(row.get_ref(1)?.as_str()?) {
+                        continue;
+                    }
+                    out.push(due_row(row)?);
                 }
-                if skip(row.get_ref(1)?.as_str()?) {
-                    continue;
-                }
-                out.push(due_row(row)?);
             }
+            claim(&tx, &out)?;
+            tx.commit()?;
             Ok(out)
         })
     }
 
     /// One delivery for an attempt by id, whatever its place in the queue (the
-    /// synchronous on-demand run attempts its own requests at once).
+    /// synchronous on-demand run attempts its own requests at once); counted as
+    /// attempted like [`Outbox::due`]'s.
     pub fn take(&self, id: &str) -> Result<Option<Due>, OutboxError> {
-        self.with("cannot read a delivery", |c| {
-            c.query_row(
-                "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
-                 FROM deliveries WHERE id = ?1 AND state = 'pending'",
-                [id],
-                due_row,
-            )
-            .optional()
+        self.with("cannot hand out a delivery", |c| {
+            let tx = c.transaction()?;
+            let due = tx
+                .query_row(
+                    "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
+                     FROM deliveries WHERE id = ?1 AND state = 'pending'",
+                    [id],
+                    due_row,
+                )
+                .optional()?;
+            claim(&tx, due.as_slice())?;
+            tx.commit()?;
+            Ok(due)
         })
     }
 
@@ -757,6 +773,21 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     o.open(path).map(drop)
 }
 
+/// Count the attempt about to be made on each of `due` before it is made: a host that
+/// dies during an attempt (a crash, a kill, a delivery that brings it down) has the attempt
+/// counted when it restarts, so a delivery that kills the host every time ends as a dead
+/// letter after its budget instead of looping forever. The attempt's own record
+/// ([`Outbox::retry`], [`Outbox::finish`]) then writes the exact count. The `Due` keeps
+/// the count from before, which is what [`crate::deliver::Deliverer::begin`] takes.
+fn claim(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> rusqlite::Result<()> {
+    let mut st =
+        tx.prepare_cached("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?1")?;
+    for d in due {
+        st.execute([d.seq])?;
+    }
+    Ok(())
+}
+
 /// Put a new pending delivery's codes in their queues and mark it a head if nothing
 /// earlier holds any of them.
 fn queue(tx: &rusqlite::Transaction<'_>, seq: i64, codes: &[String]) -> rusqlite::Result<()> {
@@ -922,6 +953,30 @@ mod tests {
         assert_eq!(due_ids(&o, 1_000), ["c", "e"]);
         let counts = o.counts().unwrap();
         assert_eq!((counts.pending, counts.delivered, counts.dead), (2, 2, 1));
+    }
+
+    #[test]
+    fn an_attempt_is_counted_before_it_is_made() {
+        let path = dir("claim").join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        o.enqueue("changes", &[request("a", &["X"]), request("b", &["Y"])], 0)
+            .unwrap();
+        let first = o.due(0, 1, &|_| false).unwrap();
+        assert_eq!(
+            (first[0].request.delivery_id.as_str(), first[0].attempts),
+            ("a", 0)
+        );
+        assert_eq!(o.get("a").unwrap().unwrap().attempts, 1);
+        assert_eq!(o.take("b").unwrap().unwrap().attempts, 0);
+        // The host dies during both attempts; after the restart they count.
+        drop(o);
+        let o = Outbox::open(&path).unwrap();
+        let again = o.due(0, 10, &|_| false).unwrap();
+        let counts: Vec<u32> = again.iter().map(|d| d.attempts).collect();
+        assert_eq!(counts, [1, 1]);
+        // Recording the attempt writes the exact count.
+        o.retry(again[0].seq, 2, 8, 10, &Last::default()).unwrap();
+        assert_eq!(o.get("a").unwrap().unwrap().attempts, 2);
     }
 
     #[test]

@@ -934,3 +934,50 @@ fn sigterm_waits_for_attempts_in_flight_within_the_grace() {
         "the attempt that ended within the grace was recorded"
     );
 }
+
+/// A delivery during which the host dies every time (here: killed while it waits for
+/// the receiver) ends as a dead letter after its attempt budget instead of looping.
+#[test]
+fn a_delivery_the_host_dies_on_ends_after_its_budget() {
+    let rt = tokio();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .respond(|_| Reply::status(200, "late").after(Duration::from_secs(60)))
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("poison");
+    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
+    write_json(&dir.join("strategy.json"), &strategy(1));
+    let args = ["--max-attempts", "2"];
+    let serve = Serve::start(&dir, &args);
+    let (status, a) = serve.post("/changes", &json!([change("P1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    let id = ids(&a).remove(0);
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 1));
+    serve.kill();
+    let serve = Serve::start(&dir, &args);
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 2));
+    serve.kill();
+    let serve = Serve::start(&dir, &args);
+    assert!(wait_until(Duration::from_secs(30), || {
+        serve.get(&format!("/deliveries/{id}")).1["status"] == "dead"
+    }));
+    let (_, d) = serve.get(&format!("/deliveries/{id}"));
+    assert_eq!(d["attempts"], 2, "{d}");
+    assert!(
+        d["last-error"]
+            .as_str()
+            .unwrap()
+            .contains("attempts exhausted"),
+        "{d}"
+    );
+    assert_eq!(receiver.received().len(), 2, "no third attempt");
+}
