@@ -415,12 +415,17 @@ impl Deliverer {
     /// The tokens of [`Deliverer::outbox_context`] at `now`.
     pub fn outbox_tokens(&self, now: crate::bindings::Instant) -> (Option<String>, Option<String>) {
         let access = self.oauth.as_ref().map(|_| TOKEN_PLACEHOLDER.to_string());
-        let platform = self.platform.as_ref().map(|(p, user)| {
+        (access, self.platform_token(now))
+    }
+
+    /// A platform token for the run-as user minted at `now` (registered with the log's
+    /// redactor), when the configuration includes one.
+    fn platform_token(&self, now: crate::bindings::Instant) -> Option<String> {
+        self.platform.as_ref().map(|(p, user)| {
             let t = p.mint(user, now);
             self.log.redactor().add(&t);
             t
-        });
-        (access, platform)
+        })
     }
 
     /// The token cache.
@@ -464,11 +469,7 @@ impl Deliverer {
     pub async fn context(&self) -> Result<RenderContext, DeliverError> {
         let access_token = self.token(None).await.map_err(DeliverError::Token)?;
         let now = self.clock.now();
-        let platform_token = self.platform.as_ref().map(|(p, user)| {
-            let t = p.mint(user, now);
-            self.log.redactor().add(&t);
-            t
-        });
+        let platform_token = self.platform_token(now);
         Ok(RenderContext {
             now,
             access_token: access_token.map(|t| t.expose().to_string()),
@@ -571,6 +572,8 @@ impl Deliverer {
                 last_response: None,
             },
             endpoint: endpoint_of(&request.url),
+            // Moved, not copied: a batch request can be large. A dead letter keeps it as
+            // last sent (its headers may hold a token, which `DeadLetter` never prints).
             request,
             budget: budget.unwrap_or(max).clamp(1, max + 1),
             policy_budget: max,
@@ -624,18 +627,7 @@ impl Deliverer {
                     Err(e) => {
                         let msg = format!("no access token: {e}");
                         if e.retryable() && attempt < budget {
-                            let wait = (self.jitter)(self.policy.upper(attempt));
-                            self.log_line(
-                                &d.report,
-                                attempt,
-                                None,
-                                None,
-                                "retry",
-                                Some(wait),
-                                Some(&msg),
-                            );
-                            d.last_error = Some(msg);
-                            return Step::Retry(wait);
+                            return self.backoff(d, None, msg);
                         }
                         return self.dead_letter(d, false, None, msg);
                     }
@@ -666,18 +658,7 @@ impl Deliverer {
                 Err(e) => {
                     let msg = e.to_string();
                     if e.retryable() && attempt < budget {
-                        let wait = (self.jitter)(self.policy.upper(attempt));
-                        self.log_line(
-                            &d.report,
-                            attempt,
-                            None,
-                            Some(latency),
-                            "retry",
-                            Some(wait),
-                            Some(&msg),
-                        );
-                        d.last_error = Some(msg);
-                        return Step::Retry(wait);
+                        return self.backoff(d, Some(latency), msg);
                     }
                     let why = match e {
                         SendError::Timeout(_) | SendError::Connect(_) => {
@@ -799,6 +780,23 @@ impl Deliverer {
             .unwrap_or_else(|p| p.into_inner())
             .remove(endpoint)
             .is_some()
+    }
+
+    /// After a failure without a response (no token, no connection): log the retry and
+    /// wait the jittered backoff of this attempt.
+    fn backoff(&self, d: &mut Delivery, latency: Option<Duration>, msg: String) -> Step {
+        let wait = (self.jitter)(self.policy.upper(d.report.attempts));
+        self.log_line(
+            &d.report,
+            d.report.attempts,
+            None,
+            latency,
+            "retry",
+            Some(wait),
+            Some(&msg),
+        );
+        d.last_error = Some(msg);
+        Step::Retry(wait)
     }
 
     /// Log the last attempt as a dead letter (with its response when `with_response`)

@@ -282,8 +282,8 @@ impl Dispatcher {
                 taken.remove(&r.delivery_id);
             }
         };
-        let now = now_ms(self.deliverer.clock().as_ref());
-        let enqueued = match self.outbox.enqueue(source, requests, now) {
+        // Reserved above, so the loop this wakes leaves them to us.
+        let enqueued = match self.enqueue(source, requests) {
             Ok(e) => e,
             Err(e) => {
                 release(requests);

@@ -352,14 +352,12 @@ fn serve(
             Arc::new(TokenCache::default()),
         )
         .log(Arc::new(log))
-        .policy(policy)
-        .concurrency(delivery.concurrency);
+        .policy(policy);
         let options = ServeOptions {
             listen,
             outbox: outbox.clone(),
             members,
             concurrency: delivery.concurrency,
-            schedules: true,
         };
         let running = start(rt, config, strategy, plugin, deliverer, options).await?;
         let counts = running

@@ -488,10 +488,13 @@ impl Outbox {
                     // INDEXED BY: without statistics the planner prefers the state index
                     // and sorts every pending row on each call (measured: most of the
                     // dispatcher's time with 3,000 pending).
-                    "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
-                     FROM deliveries INDEXED BY deliveries_due
-                     WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
-                     ORDER BY next_attempt_ms, seq",
+                    concat!(
+                        "SELECT ",
+                        due_columns!(),
+                        " FROM deliveries INDEXED BY deliveries_due
+                         WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
+                         ORDER BY next_attempt_ms, seq"
+                    ),
                 )?;
                 let mut rows = st.query([now_ms])?;
                 while let Some(row) = rows.next()? {
@@ -518,8 +521,11 @@ impl Outbox {
             let tx = c.transaction()?;
             let due = tx
                 .query_row(
-                    "SELECT seq, id, method, url, headers, body, member_codes, attempts, budget
-                     FROM deliveries WHERE id = ?1 AND state = 'pending'",
+                    concat!(
+                        "SELECT ",
+                        due_columns!(),
+                        " FROM deliveries WHERE id = ?1 AND state = 'pending'"
+                    ),
                     [id],
                     due_row,
                 )
@@ -613,11 +619,12 @@ impl Outbox {
     ) -> Result<Vec<Listed>, OutboxError> {
         let limit = limit.min(MAX_LIST) as i64;
         self.with("cannot list deliveries", |c| {
-            let sql = "SELECT seq, id, state, source, url, member_codes, attempts, created_ms,
-                         next_attempt_ms, head, outcome, last_status, last_error, last_response,
-                         finished_ms
-                       FROM deliveries WHERE (?1 IS NULL OR state = ?1) AND seq > ?2
-                       ORDER BY seq LIMIT ?3";
+            let sql = concat!(
+                "SELECT ",
+                listed_columns!(),
+                " FROM deliveries WHERE (?1 IS NULL OR state = ?1) AND seq > ?2
+                  ORDER BY seq LIMIT ?3"
+            );
             let mut st = c.prepare_cached(sql)?;
             let rows = st.query_map(params![state.map(State::word), after, limit], listed_row)?;
             rows.collect()
@@ -628,10 +635,11 @@ impl Outbox {
     pub fn get(&self, id: &str) -> Result<Option<Listed>, OutboxError> {
         self.with("cannot read a delivery", |c| {
             c.query_row(
-                "SELECT seq, id, state, source, url, member_codes, attempts, created_ms,
-                   next_attempt_ms, head, outcome, last_status, last_error, last_response,
-                   finished_ms
-                 FROM deliveries WHERE id = ?1",
+                concat!(
+                    "SELECT ",
+                    listed_columns!(),
+                    " FROM deliveries WHERE id = ?1"
+                ),
                 [id],
                 listed_row,
             )
@@ -838,6 +846,23 @@ fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+/// The columns [`due_row`] reads, in its order.
+macro_rules! due_columns {
+    () => {
+        "seq, id, method, url, headers, body, member_codes, attempts, budget"
+    };
+}
+use due_columns;
+
+/// The columns [`listed_row`] reads, in its order.
+macro_rules! listed_columns {
+    () => {
+        "seq, id, state, source, url, member_codes, attempts, created_ms, next_attempt_ms,
+         head, outcome, last_status, last_error, last_response, finished_ms"
+    };
+}
+use listed_columns;
 
 fn due_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
     Ok(Due {

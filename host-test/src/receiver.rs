@@ -585,29 +585,49 @@ fn form_decode(body: &[u8]) -> HashMap<String, String> {
         .collect()
 }
 
-/// Percent-decoding with `+` as a space.
-fn percent_decode(s: &str) -> String {
+/// Percent-decode `s` with `+` as a space; also whether every `%` began a valid escape
+/// (those that did not are kept as they are).
+fn unescape(s: &str) -> (Vec<u8>, bool) {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
+    let mut valid = true;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(v) => {
                         out.push(v);
                         i += 2;
                     }
-                    None => out.push(b'%'),
+                    None => {
+                        valid = false;
+                        out.push(b'%');
+                    }
                 }
             }
             c => out.push(c),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    (out, valid)
+}
+
+/// Percent-decoding with `+` as a space, forgiving: a stray `%` stays, bad UTF-8 is
+/// replaced (the embedded servers read what a client meant).
+fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&unescape(s).0).into_owned()
+}
+
+/// Percent-decoding with `+` as a space, exact: none when a `%` begins no escape or the
+/// result is not UTF-8 (the API refuses what it cannot read exactly).
+pub(crate) fn percent_decode_strict(s: &str) -> Option<String> {
+    let (bytes, valid) = unescape(s);
+    valid.then(|| String::from_utf8(bytes).ok()).flatten()
 }
 
 #[cfg(test)]
@@ -619,6 +639,13 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c%3A"), "a b c:");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(
+            percent_decode_strict("a%20b+c%3A").as_deref(),
+            Some("a b c:")
+        );
+        assert_eq!(percent_decode_strict("100%"), None);
+        assert_eq!(percent_decode_strict("%zz"), None);
+        assert_eq!(percent_decode_strict("%ff"), None);
         let f = form_decode(b"grant_type=client_credentials&scope=customers.write+x");
         assert_eq!(f["scope"], "customers.write x");
     }

@@ -31,7 +31,7 @@ use crate::dispatch::{Dispatcher, now_ms};
 use crate::json::{self as j};
 use crate::outbox::{Enqueued, MAX_LIST, Outbox, ReplayError, State};
 use crate::plugin::SessionPlugin;
-use crate::receiver::{Handler, Reply, Server, serve_on};
+use crate::receiver::{Handler, Reply, Server, percent_decode_strict, serve_on};
 use crate::runtime::{Instance, Runtime};
 use crate::scheduler::{Event, MemberStore, Scheduler, Sink, SystemClock};
 
@@ -55,8 +55,6 @@ pub struct ServeOptions {
     pub members: Vec<Member>,
     /// Attempts at once.
     pub concurrency: usize,
-    /// Run the strategy's schedules.
-    pub schedules: bool,
 }
 
 /// The entity's members, by code: a stand-in for the platform's member store.
@@ -73,16 +71,6 @@ impl SharedMembers {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Member>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// How many members it holds.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 
     /// Follow changes of `entity`: store added and updated members, remove deleted ones.
@@ -116,7 +104,6 @@ impl MemberStore for SharedMembers {
 
 /// The running service.
 pub struct Service {
-    config: Configuration,
     strategy: Strategy,
     plugin: Arc<SessionPlugin>,
     filters: Mutex<Instance>,
@@ -174,11 +161,10 @@ pub async fn start(
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", options.listen))?;
-    if options.schedules && !strategy.schedules.is_empty() {
+    if !strategy.schedules.is_empty() {
         start_schedules(&runtime, &config, &strategy, &members, &dispatcher)?;
     }
     let service = Arc::new(Service {
-        config,
         strategy,
         plugin,
         filters: Mutex::new(filters),
@@ -391,30 +377,6 @@ struct Selection {
     codes: Option<Vec<String>>,
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn enqueued_json(e: &[Enqueued]) -> Json {
     Json::Array(
         e.iter()
@@ -438,11 +400,10 @@ impl Service {
     pub async fn handle(&self, method: &str, target: &str, body: &[u8]) -> Reply {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let decoded = |s: &str| percent_decode(s);
         match (method, segments.as_slice()) {
             ("POST", ["changes"]) => self.changes(body),
             ("POST", ["strategies", name, run @ ("batch" | "immediate")]) => {
-                let Some(name) = decoded(name) else {
+                let Some(name) = percent_decode_strict(name) else {
                     return error(
                         400,
                         "the strategy name in the path is not valid percent-encoded UTF-8",
@@ -588,7 +549,7 @@ impl Service {
     fn filtered(&self, filter: &str) -> Result<Vec<Member>, Reply> {
         let mut instance = self.filters.lock().unwrap_or_else(|p| p.into_inner());
         let context = b::RenderContext {
-            now: j::instant(jiff::Timestamp::now()),
+            now: self.dispatcher.deliverer().clock().now(),
             access_token: None,
             platform_token: None,
             id_seed: 0,
@@ -736,7 +697,7 @@ impl Service {
         let mut after = 0i64;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v).unwrap_or_default();
+            let v = percent_decode_strict(v).unwrap_or_default();
             let bad = |what: &str| {
                 error(
                     400,
@@ -814,10 +775,5 @@ impl Service {
             ),
             Err(ReplayError::Store(e)) => error(503, &e, Vec::new()),
         }
-    }
-
-    /// The configuration served.
-    pub fn configuration(&self) -> &Configuration {
-        &self.config
     }
 }
