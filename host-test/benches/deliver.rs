@@ -191,8 +191,9 @@ fn wrk_rate(addr: SocketAddr, body_len: usize, seconds: u64) -> Option<f64> {
         ])
         .arg(&script)
         .arg(format!("http://{addr}/hook"))
-        .output()
-        .ok()?;
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))

@@ -905,11 +905,35 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
 mod tests {
     use super::*;
 
-    fn dir(name: &str) -> PathBuf {
+    /// A test's directory, removed when the test passes (kept, for reading, when it fails).
+    struct Dir(PathBuf);
+
+    impl std::ops::Deref for Dir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Dir {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn dir(name: &str) -> Dir {
         let d = std::env::temp_dir().join(format!("outbox-unit-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
-        d
+        Dir(d)
     }
 
     fn request(id: &str, codes: &[&str]) -> HttpRequest {
@@ -950,7 +974,8 @@ mod tests {
 
     #[test]
     fn a_later_delivery_of_a_record_waits_for_the_earlier_one() {
-        let o = Outbox::open(&dir("order").join("o.sqlite")).unwrap();
+        let d = dir("order");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
         let reqs = [
             request("a", &["X"]),
             request("b", &["Y"]),
@@ -982,7 +1007,8 @@ mod tests {
 
     #[test]
     fn an_attempt_is_counted_before_it_is_made() {
-        let path = dir("claim").join("o.sqlite");
+        let d = dir("claim");
+        let path = d.join("o.sqlite");
         let o = Outbox::open(&path).unwrap();
         o.enqueue("changes", &[request("a", &["X"]), request("b", &["Y"])], 0)
             .unwrap();
@@ -1006,7 +1032,8 @@ mod tests {
 
     #[test]
     fn the_same_delivery_id_is_queued_once() {
-        let o = Outbox::open(&dir("dedupe").join("o.sqlite")).unwrap();
+        let d = dir("dedupe");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
         let first = o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
         let again = o
             .enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 5)
@@ -1052,7 +1079,8 @@ mod tests {
 
     #[test]
     fn pending_work_survives_reopening() {
-        let path = dir("reopen").join("o.sqlite");
+        let d = dir("reopen");
+        let path = d.join("o.sqlite");
         let o = Outbox::open(&path).unwrap();
         o.enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 0)
             .unwrap();
@@ -1080,7 +1108,8 @@ mod tests {
 
     #[test]
     fn a_replay_goes_to_the_back_of_its_records_queue() {
-        let o = Outbox::open(&dir("replay").join("o.sqlite")).unwrap();
+        let d = dir("replay");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
         o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
         assert_eq!(o.replay("a", 1), Err(ReplayError::Pending));
         assert_eq!(o.replay("zz", 1), Err(ReplayError::NotFound));
@@ -1110,7 +1139,8 @@ mod tests {
 
     #[test]
     fn a_listing_obeys_its_cap() {
-        let o = Outbox::open(&dir("list").join("o.sqlite")).unwrap();
+        let d = dir("list");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
         let reqs: Vec<HttpRequest> = (0..MAX_LIST + 5)
             .map(|i| request(&format!("m{i:05}"), &[]))
             .collect();

@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use scratch::Scratch;
+
+mod scratch;
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
@@ -22,11 +26,9 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// A scratch directory unique to one test.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("host-test-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory unique to one test, removed when it passes.
+fn scratch(name: &str) -> Scratch {
+    Scratch::new("cli", name)
 }
 
 #[test]

@@ -15,6 +15,9 @@ use host_test::platform_token::PlatformTokens;
 use host_test::plugin::{Clock, SessionPlugin, SystemClock};
 use host_test::receiver::{Receiver, TokenServer};
 use host_test::{Limits, Runtime, json};
+use scratch::Scratch;
+
+mod scratch;
 
 fn runtime() -> &'static Runtime {
     static RT: OnceLock<Runtime> = OnceLock::new();
@@ -118,8 +121,7 @@ async fn send_delivers_and_prints_each_outcome() {
         .unwrap();
     config["webhook-url"] = rx.url("/hook").into();
     config["oauth"] = serde_json::json!({});
-    let dir = std::env::temp_dir().join(format!("host-test-send-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("send", "oauth");
     let (c, ch, log) = (
         dir.join("c.json"),
         dir.join("changes.json"),

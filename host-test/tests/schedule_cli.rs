@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use host_test::schedule::MAX_COUNT;
+use scratch::Scratch;
+
+mod scratch;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -419,8 +422,7 @@ fn a_strategy_schedules_problems_carry_its_path_in_the_file() {
     strategy["schedules"].as_array_mut().unwrap().push(
         serde_json::json!({"name": "Martian", "cron": "@daily", "time-zone": "Mars/Olympus"}),
     );
-    let dir = std::env::temp_dir().join(format!("host-test-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("schedule", "zones");
     let file = dir.join("s.json");
     std::fs::write(&file, strategy.to_string()).unwrap();
     let file = file.to_str().unwrap();
@@ -460,7 +462,6 @@ fn a_strategy_schedules_problems_carry_its_path_in_the_file() {
         ]),
         ["2024-01-01T06:00:00+00:00"]
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
