@@ -30,6 +30,11 @@ pub mod size;
 pub mod ssrf;
 pub mod zones;
 
+/// The integration tests' scratch directories, shared with the unit tests.
+#[cfg(test)]
+#[path = "../tests/scratch/mod.rs"]
+mod scratch;
+
 pub use error::HostError;
 pub use limits::Limits;
 pub use runtime::{Instance, Runtime, Session};

@@ -904,36 +904,11 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scratch::Scratch;
 
-    /// A test's directory, removed when the test passes (kept, for reading, when it fails).
-    struct Dir(PathBuf);
-
-    impl std::ops::Deref for Dir {
-        type Target = Path;
-        fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl AsRef<Path> for Dir {
-        fn as_ref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            if !std::thread::panicking() {
-                let _ = std::fs::remove_dir_all(&self.0);
-            }
-        }
-    }
-
-    fn dir(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("outbox-unit-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
+    /// A test's directory, removed when the test passes (kept, and named, when it fails).
+    fn dir(name: &str) -> Scratch {
+        Scratch::new("outbox", name)
     }
 
     fn request(id: &str, codes: &[&str]) -> HttpRequest {

@@ -1,4 +1,5 @@
-//! A test's own directory under the system temp dir, removed when the test passes.
+//! A test's own directory under the system temp dir, removed when the test passes. The
+//! integration tests use it as `mod scratch;`, the library's unit tests through `lib.rs`.
 //!
 //! The load tests leave tens of megabytes of outbox behind; without this, every run of the
 //! suite leaked them into `/tmp` until the disk filled. A failing test keeps its directory
