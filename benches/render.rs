@@ -1,6 +1,7 @@
 //! Rendering 10,000 record changes through a 10-field Records mapping in batches of 500,
-//! natively: the baseline for the wasm/native ratio (host-test's `render` bench runs the
-//! same workload through wasmtime).
+//! natively, from a page written once (what the component receives), and from owned
+//! changes (the page written in each iteration). The `boundary` bench pairs the first with
+//! the same render through wasmtime.
 
 use std::hint::black_box;
 
@@ -10,6 +11,7 @@ use webhook_provider::model::{
     Attribute, ChangeKind, Configuration, Field, FieldValue, Instant, Member, RecordChange,
     RenderContext, RunOptions, Strategy, Trigger, UtcOnly, Value,
 };
+use webhook_provider::page::Page;
 
 const CHANGES: usize = 10_000;
 const FIELDS: usize = 10;
@@ -84,11 +86,18 @@ fn bench(c: &mut Criterion) {
     };
     let requests = plan.on_changes(&changes, &ctx).unwrap();
     assert_eq!(requests.len(), CHANGES / 500);
+    let (page, over) = Page::of_changes(&changes);
+    assert_eq!(plan.render_changes(&page, &over, &ctx).unwrap(), requests);
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(CHANGES as u64));
-    group.bench_function("native 10k changes x 10 fields, batches of 500", |b| {
-        b.iter(|| black_box(plan.on_changes(black_box(&changes), &ctx).unwrap()))
-    });
+    group.bench_function(
+        "native 10k changes x 10 fields, batches of 500, page",
+        |b| b.iter(|| black_box(plan.render_changes(black_box(&page), &over, &ctx).unwrap())),
+    );
+    group.bench_function(
+        "native 10k changes x 10 fields, batches of 500, owned",
+        |b| b.iter(|| black_box(plan.on_changes(black_box(&changes), &ctx).unwrap())),
+    );
     group.finish();
 }
 

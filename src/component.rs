@@ -6,6 +6,7 @@
 //! never panics inside the component.
 
 use crate::model as m;
+use crate::page as pm;
 use crate::plan;
 
 wit_bindgen::generate!({
@@ -14,6 +15,7 @@ wit_bindgen::generate!({
 });
 
 use connect::webhook::config as c;
+use connect::webhook::page as pg;
 use connect::webhook::types as t;
 use connect::webhook::zone;
 use exports::connect::webhook::provider::{self as p, Guest, GuestPlan};
@@ -53,18 +55,19 @@ impl Guest for Component {
 
     fn evaluate(
         expression: String,
-        sample: c::Sample,
+        page: pg::Page,
+        sample: pg::Sample,
         context: t::RenderContext,
     ) -> Result<t::Value, t::Problem> {
-        let sample = m::Sample {
-            record: to_attributes(sample.state, &|| "sample.state".into()).map_err(from_problem)?,
-            prior: match sample.prior {
-                Some(a) => Some(to_attributes(a, &|| "sample.prior".into()).map_err(from_problem)?),
-                None => None,
-            },
-        };
+        let page = to_page(page).map_err(from_problem)?;
+        page.check_row(sample.state, &|| "sample.state".into())
+            .map_err(from_problem)?;
+        if let Some(prior) = sample.prior {
+            page.check_row(prior, &|| "sample.prior".into())
+                .map_err(from_problem)?;
+        }
         let ctx = to_context(context).map_err(from_problem)?;
-        plan::evaluate(&expression, &sample, &ctx)
+        crate::expr::evaluate_rows(&expression, &page, sample.state, sample.prior, &ctx)
             .map(from_value)
             .map_err(from_problem)
     }
@@ -90,41 +93,47 @@ fn rendered(r: Result<Vec<m::HttpRequest>, m::RenderError>) -> Rendered {
 }
 
 impl GuestPlan for PlanResource {
-    fn on_changes(&self, changes: Vec<t::RecordChange>, context: t::RenderContext) -> Rendered {
+    fn on_changes(
+        &self,
+        page: pg::Page,
+        changes: Vec<pg::RecordChange>,
+        context: t::RenderContext,
+    ) -> Rendered {
         let ctx = to_context(context).map_err(invalid)?;
+        let page = to_page(page).map_err(invalid)?;
         let changes = changes
             .into_iter()
             .enumerate()
             .map(|(i, ch)| to_change(ch, &|| format!("changes[{i}]")))
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
-        rendered(self.plan.on_changes(&changes, &ctx))
+        rendered(self.plan.render_changes(&page, &changes, &ctx))
     }
 
     fn on_demand(
         &self,
         mode: t::RunMode,
-        members: Vec<t::Member>,
+        members: pg::Page,
         context: t::RenderContext,
     ) -> Rendered {
         let ctx = to_context(context).map_err(invalid)?;
-        let members = to_members(members).map_err(invalid)?;
+        let page = to_page(members).map_err(invalid)?;
         let mode = match mode {
             t::RunMode::Synchronous => m::RunMode::Synchronous,
             t::RunMode::Asynchronous => m::RunMode::Asynchronous,
         };
-        rendered(self.plan.on_demand(mode, &members, &ctx))
+        rendered(self.plan.render_demand(mode, &page, &ctx))
     }
 
     fn on_schedule(
         &self,
         schedule: String,
-        members: Vec<t::Member>,
+        members: pg::Page,
         context: t::RenderContext,
     ) -> Rendered {
         let ctx = to_context(context).map_err(invalid)?;
-        let members = to_members(members).map_err(invalid)?;
-        rendered(self.plan.on_schedule(&schedule, &members, &ctx))
+        let page = to_page(members).map_err(invalid)?;
+        rendered(self.plan.render_schedule(&schedule, &page, &ctx))
     }
 
     fn next_fire(
@@ -203,14 +212,17 @@ impl GuestPlan for PlanResource {
 
     fn sign(
         &self,
-        request: t::HttpRequest,
+        delivery_id: String,
+        body: Vec<u8>,
         now: t::Instant,
-    ) -> Result<t::HttpRequest, t::RenderError> {
+    ) -> Result<Vec<t::Header>, t::RenderError> {
         let now = to_instant(now, &|| "now".into()).map_err(invalid)?;
-        self.plan
-            .sign(to_request(request), now)
-            .map(from_request)
-            .map_err(from_render_error)
+        Ok(self
+            .plan
+            .sign(&delivery_id, &body, now)
+            .into_iter()
+            .map(from_header)
+            .collect())
     }
 
     fn warnings(&self) -> Vec<t::Problem> {
@@ -245,83 +257,92 @@ fn to_instant(i: t::Instant, path: PathFn) -> Result<m::Instant, m::Problem> {
     })
 }
 
-fn to_value(v: t::Value, path: PathFn) -> Result<m::Value, m::Problem> {
-    Ok(match v {
-        t::Value::Null => m::Value::Null,
-        t::Value::Text(s) => m::Value::Text(s),
-        t::Value::Decimal(s) => m::Value::Decimal(m::Decimal::parse(&s).map_err(|e| {
-            m::Problem::error(path(), format!("the decimal {s:?} is invalid: {e}"))
-        })?),
-        t::Value::Boolean(b) => m::Value::Boolean(b),
-        t::Value::Date(d) => {
-            m::Value::Date(m::Date::new(d.year, d.month, d.day).ok_or_else(|| {
-                m::Problem::error(
-                    path(),
-                    format!(
-                        "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
-                        d.year, d.month, d.day
-                    ),
-                )
-            })?)
-        }
-        t::Value::Datetime(i) => m::Value::DateTime(to_instant(i, path)?),
-    })
+fn text_ref(r: pg::TextRef) -> pm::TextRef {
+    pm::TextRef {
+        offset: r.offset,
+        len: r.len,
+    }
 }
 
-fn to_attributes(attrs: Vec<t::Attribute>, path: PathFn) -> Result<Vec<m::Attribute>, m::Problem> {
-    attrs
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let at = || format!("{}.attributes[{i}]", path());
-            if a.path.is_empty() {
-                return Err(m::Problem::error(
-                    at(),
-                    "the attribute has an empty path; give at least its name",
-                ));
-            }
-            Ok(m::Attribute {
-                path: a.path,
-                value: to_value(a.value, &at)?,
+/// The page, moved (its text and name ids are not copied) and checked; decimals and
+/// dates are read once here, so rendering reads only checked cells.
+fn to_page(p: pg::Page) -> Result<pm::Page, m::Problem> {
+    let mut page = pm::Page {
+        text: p.text,
+        names: p.names.into_iter().map(text_ref).collect(),
+        path_names: p.path_names,
+        paths: p
+            .paths
+            .into_iter()
+            .map(|x| pm::PathRef {
+                first: x.first,
+                len: x.len,
             })
-        })
-        .collect()
+            .collect(),
+        cells: Vec::new(),
+        rows: p
+            .rows
+            .into_iter()
+            .map(|r| pm::Row {
+                code: text_ref(r.code),
+                first_cell: r.first_cell,
+                cell_count: r.cell_count,
+            })
+            .collect(),
+    };
+    let mut cells = Vec::with_capacity(p.cells.len());
+    for (i, c) in p.cells.into_iter().enumerate() {
+        let at = || format!("page.cells[{i}].value");
+        let value = match c.value {
+            pg::CellValue::Null => pm::CellValue::Null,
+            pg::CellValue::Text(r) => pm::CellValue::Text(text_ref(r)),
+            pg::CellValue::Decimal(r) => {
+                let r = text_ref(r);
+                page.check_text(r, &at)?;
+                let s = page.str(r);
+                pm::CellValue::Decimal(m::Decimal::parse(s).map_err(|e| {
+                    m::Problem::error(at(), format!("the decimal {s:?} is invalid: {e}"))
+                })?)
+            }
+            pg::CellValue::Boolean(b) => pm::CellValue::Boolean(b),
+            pg::CellValue::Date(d) => pm::CellValue::Date(to_date(d, &at)?),
+            pg::CellValue::Datetime(x) => pm::CellValue::DateTime(to_instant(x, &at)?),
+        };
+        cells.push(pm::Cell {
+            path: c.path,
+            value,
+        });
+    }
+    page.cells = cells;
+    page.check("page")?;
+    Ok(page)
 }
 
-fn to_member(mem: t::Member, path: PathFn) -> Result<m::Member, m::Problem> {
-    Ok(m::Member {
-        code: mem.code,
-        attributes: to_attributes(mem.attributes, path)?,
+fn to_date(d: t::Date, path: PathFn) -> Result<m::Date, m::Problem> {
+    m::Date::new(d.year, d.month, d.day).ok_or_else(|| {
+        m::Problem::error(
+            path(),
+            format!(
+                "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
+                d.year, d.month, d.day
+            ),
+        )
     })
 }
 
-fn to_members(members: Vec<t::Member>) -> Result<Vec<m::Member>, m::Problem> {
-    members
-        .into_iter()
-        .enumerate()
-        .map(|(i, mem)| to_member(mem, &|| format!("members[{i}]")))
-        .collect()
-}
-
-fn to_change(ch: t::RecordChange, path: PathFn) -> Result<m::RecordChange, m::Problem> {
-    Ok(m::RecordChange {
-        event_id: ch.event_id,
+fn to_change(ch: pg::RecordChange, path: PathFn) -> Result<pm::Change, m::Problem> {
+    Ok(pm::Change {
+        event_id: text_ref(ch.event_id),
         kind: match ch.kind {
-            t::ChangeKind::Added => m::ChangeKind::Added,
-            t::ChangeKind::Updated => m::ChangeKind::Updated,
-            t::ChangeKind::Deleted => m::ChangeKind::Deleted,
+            pg::ChangeKind::Added => m::ChangeKind::Added,
+            pg::ChangeKind::Updated => m::ChangeKind::Updated,
+            pg::ChangeKind::Deleted => m::ChangeKind::Deleted,
         },
-        entity: ch.entity,
-        code: ch.code,
-        new_state: ch
-            .new_state
-            .map(|s| to_member(s, &|| format!("{}.new-state", path())))
-            .transpose()?,
-        prior_state: ch
-            .prior_state
-            .map(|s| to_member(s, &|| format!("{}.prior-state", path())))
-            .transpose()?,
-        changed_by: ch.changed_by,
+        entity: text_ref(ch.entity),
+        code: text_ref(ch.code),
+        new_state: ch.new_state,
+        prior_state: ch.prior_state,
+        changed_by: text_ref(ch.changed_by),
         at: to_instant(ch.at, &|| format!("{}.at", path()))?,
     })
 }
@@ -342,17 +363,10 @@ fn to_header(h: t::Header) -> m::Header {
     }
 }
 
-fn to_request(r: t::HttpRequest) -> m::HttpRequest {
-    m::HttpRequest {
-        method: match r.method {
-            t::HttpMethod::Get => m::HttpMethod::Get,
-            t::HttpMethod::Post => m::HttpMethod::Post,
-        },
-        url: r.url,
-        headers: r.headers.into_iter().map(to_header).collect(),
-        body: r.body,
-        member_codes: r.member_codes,
-        delivery_id: r.delivery_id,
+fn from_header(h: m::Header) -> t::Header {
+    t::Header {
+        name: h.name,
+        value: h.value,
     }
 }
 
@@ -477,14 +491,7 @@ fn from_request(r: m::HttpRequest) -> t::HttpRequest {
             m::HttpMethod::Post => t::HttpMethod::Post,
         },
         url: r.url,
-        headers: r
-            .headers
-            .into_iter()
-            .map(|h| t::Header {
-                name: h.name,
-                value: h.value,
-            })
-            .collect(),
+        headers: r.headers.into_iter().map(from_header).collect(),
         body: r.body,
         member_codes: r.member_codes,
         delivery_id: r.delivery_id,

@@ -5,7 +5,7 @@
 //! (time, tokens, id seed); the component validates, filters, batches and renders every
 //! HTTP request byte for byte, and performs no I/O. The modules are named after the domain:
 //! [`model`] mirrors the WIT contract, [`validate`] checks configurations, [`plan`] is the
-//! compiled configuration + strategy.
+//! compiled configuration + strategy, [`page`] carries a call's members.
 #![deny(missing_docs)]
 
 pub mod cron;
@@ -13,6 +13,7 @@ pub mod expr;
 pub mod limits;
 pub mod model;
 pub mod oauth;
+pub mod page;
 pub mod plan;
 pub mod render;
 pub mod response;

@@ -42,3 +42,8 @@ pub const MAX_SIGNING_SECRETS: usize = 8;
 /// The most records (changes or members) one call may carry: 100,000 is a large page of
 /// an entity and bounds one call's memory; a host pages bigger runs.
 pub const MAX_RECORDS_PER_CALL: usize = 100_000;
+
+/// The most names in one attribute path of a page: the member's attribute after at most
+/// fifteen related-entity hops. The platform's editors build two or three; 16 bounds the
+/// work of resolving an expression's references against a page.
+pub const MAX_PATH_NAMES: usize = 16;

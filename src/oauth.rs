@@ -79,177 +79,17 @@ pub fn token_request(oauth: &OauthSettings) -> Result<HttpRequest, RenderError> 
     })
 }
 
-/// A scalar of a token response. Nested objects and arrays are skipped: no token field
-/// has one.
-#[derive(Debug, PartialEq)]
-enum Scalar {
-    Str(String),
-    Num(String),
-    Other,
-}
+/// The deepest nesting (objects and arrays) a token response may have: 127, the most
+/// serde_json's recursion limit lets through, which bounds the parser's stack. A token
+/// response nests one or two levels.
+pub const MAX_JSON_DEPTH: usize = 127;
 
-/// The deepest nesting skipped inside a token response; deeper is malformed on purpose.
-const MAX_JSON_DEPTH: usize = 32;
-
-/// The members of a JSON object, flat; `None` when the text is not one JSON object.
-/// A few dozen lines instead of a JSON library keep the component small.
-fn parse_object(text: &[u8]) -> Option<Vec<(String, Scalar)>> {
-    let mut p = Cursor { s: text, i: 0 };
-    p.ws();
-    p.eat(b'{')?;
-    let mut out = Vec::new();
-    p.ws();
-    if p.peek() == Some(b'}') {
-        p.i += 1;
-    } else {
-        loop {
-            p.ws();
-            let key = p.string()?;
-            p.ws();
-            p.eat(b':')?;
-            p.ws();
-            let value = match p.peek()? {
-                b'"' => Scalar::Str(p.string()?),
-                b'-' | b'0'..=b'9' => Scalar::Num(p.number()?),
-                _ => {
-                    p.skip(0)?;
-                    Scalar::Other
-                }
-            };
-            out.push((key, value));
-            p.ws();
-            match p.next()? {
-                b',' => continue,
-                b'}' => break,
-                _ => return None,
-            }
-        }
-    }
-    p.ws();
-    (p.i == text.len()).then_some(out)
-}
-
-struct Cursor<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.s.get(self.i).copied()
-    }
-    fn next(&mut self) -> Option<u8> {
-        let b = self.peek()?;
-        self.i += 1;
-        Some(b)
-    }
-    fn eat(&mut self, b: u8) -> Option<()> {
-        (self.next()? == b).then_some(())
-    }
-    fn ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            self.i += 1;
-        }
-    }
-    fn hex4(&mut self) -> Option<u32> {
-        let h = self.s.get(self.i..self.i + 4)?;
-        self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
-    }
-    fn string(&mut self) -> Option<String> {
-        self.eat(b'"')?;
-        let mut out = Vec::new();
-        loop {
-            match self.next()? {
-                b'"' => return String::from_utf8(out).ok(),
-                b'\\' => {
-                    let c = match self.next()? {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) {
-                                self.eat(b'\\')?;
-                                self.eat(b'u')?;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return None;
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            char::from_u32(code)?
-                        }
-                        _ => return None,
-                    };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                b if b < 0x20 => return None,
-                b => out.push(b),
-            }
-        }
-    }
-    fn number(&mut self) -> Option<String> {
-        let start = self.i;
-        while matches!(
-            self.peek(),
-            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-        ) {
-            self.i += 1;
-        }
-        String::from_utf8(self.s[start..self.i].to_vec()).ok()
-    }
-    /// Skip one value of any kind.
-    fn skip(&mut self, depth: usize) -> Option<()> {
-        if depth > MAX_JSON_DEPTH {
-            return None;
-        }
-        match self.peek()? {
-            b'"' => self.string().map(|_| ()),
-            b'-' | b'0'..=b'9' => self.number().map(|_| ()),
-            b'{' | b'[' => {
-                let close = if self.next()? == b'{' { b'}' } else { b']' };
-                self.ws();
-                if self.peek() == Some(close) {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    if close == b'}' {
-                        self.string()?;
-                        self.ws();
-                        self.eat(b':')?;
-                        self.ws();
-                    }
-                    self.skip(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => continue,
-                        b if b == close => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            _ => {
-                for word in [&b"true"[..], b"false", b"null"] {
-                    if self.s[self.i..].starts_with(word) {
-                        self.i += word.len();
-                        return Some(());
-                    }
-                }
-                None
-            }
-        }
-    }
+/// The members of a JSON object; `None` when the text is not exactly one JSON object
+/// (trailing bytes included). serde_json reads it: the hand-written reader it replaced was
+/// smaller, but a token response is read once per token, so its speed does not matter and
+/// a well-kept parser is the safer choice for bytes from the network.
+fn parse_object(text: &[u8]) -> Option<serde_json::Map<String, serde_json::Value>> {
+    serde_json::from_slice(text).ok()
 }
 
 fn invalid(status: u16, why: impl Into<String>) -> OauthError {
@@ -272,11 +112,8 @@ pub fn accept_token(status: u16, body: &[u8], now: Instant) -> Result<AccessToke
             ),
         )
     })?;
-    let get = |k: &str| json.iter().find(|(key, _)| key == k).map(|(_, v)| v);
-    let text = |k: &str| match get(k) {
-        Some(Scalar::Str(s)) => Some(s.clone()),
-        _ => None,
-    };
+    let get = |k: &str| json.get(k);
+    let text = |k: &str| get(k).and_then(|v| v.as_str()).map(str::to_string);
     if !(200..300).contains(&status) {
         return Err(OauthError {
             status,
@@ -291,6 +128,14 @@ pub fn accept_token(status: u16, body: &[u8], now: Instant) -> Result<AccessToke
     let token = text("access_token")
         .filter(|t| !t.is_empty())
         .ok_or_else(|| invalid(status, "the token response has no access_token"))?;
+    // The token goes into an Authorization header as it is: a control character there
+    // would end the header or smuggle another one.
+    if token.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            status,
+            "the access_token contains a control character, which an Authorization header cannot carry",
+        ));
+    }
     let token_type = text("token_type")
         .ok_or_else(|| invalid(status, "the token response has no token_type"))?;
     if !token_type.eq_ignore_ascii_case("bearer") {
@@ -303,14 +148,15 @@ pub fn accept_token(status: u16, body: &[u8], now: Instant) -> Result<AccessToke
         });
     }
     // Some servers send expires_in as a string; both forms are accepted.
+    let whole = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| invalid(status, "expires_in is not a whole number of seconds"))
+    };
     let expires_in = match get("expires_in") {
-        None | Some(Scalar::Other) => None,
-        Some(Scalar::Num(s) | Scalar::Str(s)) => Some(
-            s.trim()
-                .parse::<u64>()
-                .map_err(|_| invalid(status, "expires_in is not a whole number of seconds"))?
-                .min(MAX_EXPIRES_IN),
-        ),
+        Some(serde_json::Value::Number(n)) => Some(whole(&n.to_string())?.min(MAX_EXPIRES_IN)),
+        Some(serde_json::Value::String(s)) => Some(whole(s)?.min(MAX_EXPIRES_IN)),
+        _ => None,
     };
     Ok(AccessToken {
         token,
@@ -431,20 +277,13 @@ mod tests {
     }
 
     #[test]
-    fn the_object_parser_reads_escapes_and_skips_nesting() {
+    fn the_object_parser_reads_escapes_and_refuses_anything_but_one_object() {
         let obj = parse_object(
             br#" { "a" : "x\"y\u00e9\ud83d\ude00" , "n": -1.5e3, "o": {"k": [1, {"z": null}], "t": true}, "b": false } "#,
         )
         .unwrap();
-        assert_eq!(
-            obj,
-            vec![
-                ("a".into(), Scalar::Str("x\"y\u{e9}\u{1f600}".into())),
-                ("n".into(), Scalar::Num("-1.5e3".into())),
-                ("o".into(), Scalar::Other),
-                ("b".into(), Scalar::Other),
-            ]
-        );
+        assert_eq!(obj["a"], "x\"y\u{e9}\u{1f600}");
+        assert_eq!(obj.len(), 4);
         for bad in [
             &b""[..],
             b"[]",
@@ -465,9 +304,24 @@ mod tests {
 
     #[test]
     fn json_depth_limit_obeyed_and_violated() {
+        // The object itself is one level; `n` arrays inside it make `n + 1` levels.
         let nest = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
-        assert!(parse_object(nest(MAX_JSON_DEPTH).as_bytes()).is_some());
-        assert!(parse_object(nest(MAX_JSON_DEPTH + 2).as_bytes()).is_none());
+        assert!(parse_object(nest(MAX_JSON_DEPTH - 1).as_bytes()).is_some());
+        assert!(parse_object(nest(MAX_JSON_DEPTH).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn an_access_token_with_a_control_character_is_refused() {
+        for token in ["abc\\r\\nX-Injected: 1", "abc\\u0000", "tab\\there"] {
+            let body = format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
+            let e = accept_token(200, body.as_bytes(), NOW).unwrap_err();
+            assert_eq!(e.error, "invalid_response");
+            let d = e.description.unwrap();
+            assert!(d.contains("control character"), "{d}");
+            assert!(!d.contains("abc"), "the token leaked into {d}");
+        }
+        let ok = br#"{"access_token":"abc-._~+/=","token_type":"Bearer"}"#;
+        assert_eq!(accept_token(200, ok, NOW).unwrap().token, "abc-._~+/=");
     }
 
     #[test]

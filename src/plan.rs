@@ -63,6 +63,9 @@ pub struct Plan {
     pub(crate) secrets: Vec<crate::sign::Secret>,
     pub(crate) body_layout: crate::render::Layout,
     pub(crate) record_layout: crate::render::Layout,
+    /// Every distinct attribute path the plan's expressions read: each call resolves
+    /// these against its page once ([`crate::page::Bound`]).
+    pub(crate) slots: Vec<Box<[Box<str>]>>,
 }
 
 /// Sets the path of problems that come back without one.
@@ -241,7 +244,22 @@ impl Plan {
         if problems.iter().any(|p| p.severity == Severity::Error) {
             return Err(problems);
         }
+        let mut slots = Vec::new();
+        let fields = headers.iter().chain(&query).chain(&body).chain(&records);
+        for f in fields {
+            if let Compiled::Expr(e) = &f.value {
+                e.bind(&mut slots);
+            }
+        }
+        let filters = [&added, &updated, &deleted]
+            .into_iter()
+            .filter_map(|t| t.as_ref()?.as_ref())
+            .chain(schedules.iter().filter_map(|s| s.filter.as_ref()));
+        for f in filters {
+            f.bind(&mut slots);
+        }
         Ok(Plan {
+            slots,
             body_layout: crate::render::Layout::new(&body),
             record_layout: crate::render::Layout::new(&records),
             config,
@@ -334,11 +352,10 @@ impl Plan {
         crate::response::classify(status, headers, now)
     }
 
-    /// Re-sign a request for a new attempt: fresh timestamp and signature over the same
-    /// body, the same delivery id.
-    pub fn sign(&self, mut request: HttpRequest, now: Instant) -> Result<HttpRequest, RenderError> {
-        self.sign_in_place(&mut request, now.seconds);
-        Ok(request)
+    /// The signature headers for a new attempt of a request: a fresh timestamp and
+    /// signature over the same delivery id and body; none without signing secrets.
+    pub fn sign(&self, delivery_id: &str, body: &[u8], now: Instant) -> Vec<Header> {
+        self.signature_headers(delivery_id, body, now.seconds)
     }
 }
 

@@ -31,35 +31,79 @@ fn compile_with(limits: Limits) -> Result<(), HostError> {
 }
 
 #[test]
-fn the_component_imports_only_allowed_interfaces() {
+fn the_component_imports_only_its_contracts_interfaces() {
     let rt = runtime();
     let bytes = std::fs::read(host_test::COMPONENT_WASM).unwrap();
     let component = host_test::wasmtime::component::Component::new(rt.engine(), &bytes).unwrap();
     host_test::runtime::check_imports(rt.engine(), &component).unwrap();
-    let names: Vec<String> = component
+    let mut names: Vec<String> = component
         .component_type()
         .imports(rt.engine())
         .map(|(n, _)| n.to_string())
         .collect();
-    assert!(
-        names.iter().any(|n| n.starts_with("connect:webhook/")),
-        "{names:?}"
+    names.sort();
+    // No WASI at all: the only interface with functions is zone; the others carry types.
+    assert_eq!(
+        names,
+        [
+            "connect:webhook/config@0.2.0",
+            "connect:webhook/page@0.2.0",
+            "connect:webhook/types@0.2.0",
+            "connect:webhook/zone@0.2.0",
+        ]
     );
-    for forbidden in ["wasi:filesystem", "wasi:sockets", "wasi:http"] {
-        assert!(
-            !names.iter().any(|n| n.starts_with(forbidden)),
-            "{forbidden} in {names:?}"
-        );
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(rt.engine())
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(exports, ["connect:webhook/provider@0.2.0"]);
+}
+
+/// A component that exports `provider` of version `version` and imports `imports`.
+fn shell(version: &str, import: &str) -> String {
+    format!(
+        r#"(component {import} (instance $p) (export "connect:webhook/provider@{version}" (instance $p)))"#
+    )
+}
+
+#[test]
+fn a_component_importing_anything_else_is_refused_at_load() {
+    for name in [
+        "wasi:sockets/tcp@0.2.0",
+        "wasi:cli/environment@0.2.0",
+        "connect:webhook/zone@0.1.0",
+    ] {
+        let wat = shell("0.2.0", &format!(r#"(import "{name}" (instance))"#));
+        match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {
+            Err(HostError::ImportNotAllowed(found)) => assert_eq!(found, name),
+            Err(other) => panic!("expected ImportNotAllowed for {name}, got {other}"),
+            Ok(_) => panic!("the import {name} was accepted"),
+        }
     }
 }
 
 #[test]
-fn a_component_importing_sockets_is_refused_at_load() {
-    let wat = r#"(component (import "wasi:sockets/tcp@0.2.0" (instance)))"#;
+fn a_component_of_another_contract_version_is_refused_by_name_not_by_a_link_failure() {
+    let wat = shell("0.1.0", "");
     match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {
-        Err(HostError::ImportNotAllowed(name)) => assert_eq!(name, "wasi:sockets/tcp@0.2.0"),
-        Err(other) => panic!("expected ImportNotAllowed, got {other}"),
-        Ok(_) => panic!("a socket import was accepted"),
+        Err(e @ HostError::UnsupportedVersion { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("connect:webhook/provider@0.1.0"), "{text}");
+            assert!(text.contains("connect:webhook@0.2.0"), "{text}");
+        }
+        Err(other) => panic!("expected UnsupportedVersion, got {other}"),
+        Ok(_) => panic!("a 0.1.0 component was accepted"),
+    }
+    let wat = "(component)";
+    match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {
+        Err(e @ HostError::UnsupportedVersion { found: None, .. }) => {
+            assert!(
+                e.to_string().contains("not a webhook-provider component"),
+                "{e}"
+            )
+        }
+        other => panic!("expected UnsupportedVersion, got {:?}", other.err()),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Host bindings generated from the WIT contract in `wit/`.
+//! Host bindings generated from the WIT contract in `wit/`, and the owned record forms
+//! (`records`) a host builds each call's page from.
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({
@@ -7,12 +8,17 @@ wasmtime::component::bindgen!({
 });
 
 pub use connect::webhook::config::{
-    ClientAuth, Configuration, Field, FieldValue, OauthSettings, RunOptions, Sample, Schedule,
-    Strategy, Trigger,
+    ClientAuth, Configuration, Field, FieldValue, OauthSettings, RunOptions, Schedule, Strategy,
+    Trigger,
+};
+pub use connect::webhook::page::{
+    Cell, CellValue, ChangeKind, Page, Path as PagePath, RecordChange as PageRecordChange, Row,
+    Sample as PageSample, TextRef,
 };
 pub use connect::webhook::types::{
-    AccessToken, Attribute, ChangeKind, Date, Header, HttpMethod, HttpRequest, Instant, Member,
-    OauthError, OverLimit, Problem, RecordChange, RecordTooLarge, RenderContext, RenderError,
-    RunMode, Severity, Span, Value, Verdict,
+    AccessToken, Date, Header, HttpMethod, HttpRequest, Instant, OauthError, OverLimit, Problem,
+    RecordTooLarge, RenderContext, RenderError, RunMode, Severity, Span, Value, Verdict,
 };
 pub use exports::connect::webhook::provider::Guest as Provider;
+
+pub use crate::records::{Attribute, Member, RecordChange, Sample};

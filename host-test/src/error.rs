@@ -12,6 +12,13 @@ pub enum HostError {
     Load(String),
     /// The component imports an interface the host does not grant.
     ImportNotAllowed(String),
+    /// The component is not of the contract version this host speaks.
+    UnsupportedVersion {
+        /// The provider export the component has, if any (`connect:webhook/provider@0.1.0`).
+        found: Option<String>,
+        /// The version this host loads.
+        supported: &'static str,
+    },
     /// `compile` found problems in the configuration or strategy.
     Invalid(Vec<Problem>),
     /// The guest returned a typed render error.
@@ -59,7 +66,22 @@ impl fmt::Display for HostError {
             HostError::Load(m) => write!(f, "could not load the component: {m}"),
             HostError::ImportNotAllowed(name) => write!(
                 f,
-                "the component imports {name}, which this host does not grant; only wasi:cli, wasi:io, wasi:clocks, wasi:random and connect:webhook interfaces are allowed"
+                "the component imports {name}, which this host does not grant; a webhook-provider component imports only connect:webhook/zone (and the type-only types, config and page) of version {}",
+                crate::runtime::CONTRACT_VERSION
+            ),
+            HostError::UnsupportedVersion {
+                found: Some(found),
+                supported,
+            } => write!(
+                f,
+                "the component exports {found}, but this host speaks connect:webhook@{supported}: load a component built for {supported}, or a host built for its version"
+            ),
+            HostError::UnsupportedVersion {
+                found: None,
+                supported,
+            } => write!(
+                f,
+                "the component does not export connect:webhook/provider: it is not a webhook-provider component (this host loads connect:webhook@{supported})"
             ),
             HostError::Invalid(problems) => {
                 let errors = problems

@@ -1,10 +1,11 @@
 //! The reference wasmtime host for the webhook-provider component.
 //!
-//! It loads the component once per process ([`Runtime`]), checks its imports against an
-//! allowlist, and runs every call in a sandbox: a WASI context that grants nothing (no
-//! files, environment, arguments or sockets; a fixed clock and seeded randomness), a fuel
-//! budget, an epoch deadline as a wall-clock backstop, a memory cap and input/output size
-//! caps. Every failure becomes one typed [`HostError`].
+//! It loads the component once per process ([`Runtime`]), checks its contract version and
+//! its imports against an allowlist (the contract's own interfaces; no WASI), and runs
+//! every call in a sandbox that grants nothing but time-zone answers: a fuel budget, an
+//! epoch deadline as a wall-clock backstop, a memory cap and input/output size caps.
+//! Every failure becomes one typed [`HostError`]. Members cross the boundary as one page
+//! per call ([`records`]).
 #![deny(missing_docs)]
 
 pub mod bindings;
@@ -21,6 +22,7 @@ pub mod outbox;
 pub mod platform_token;
 pub mod plugin;
 pub mod receiver;
+pub mod records;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;

@@ -11,6 +11,20 @@ pub const DEFAULT_FUEL: u64 = 10_000_000_000;
 /// input records fits with room to spare; more than this is a bug or an attack.
 pub const DEFAULT_MEMORY_BYTES: usize = 128 * 1024 * 1024;
 
+/// The largest memory cap an instance may be given, and so the size of each slot of the
+/// pooling allocator: 1 GiB, eight times the default cap. Slots are reserved address
+/// space, not memory, so a large slot costs nothing until it is touched.
+pub const MAX_MEMORY_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Instances the pooling allocator holds at once: one per live session (a strategy) and
+/// per call in flight; 1,000 is far above what one process serves, and an instance past it
+/// fails to start with an error rather than waiting.
+pub const POOLED_INSTANCES: u32 = 1_000;
+
+/// Core instances, and tables, per component instance: the component is one core module
+/// plus the small shims `wit-component` adds for its imports.
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 4;
+
 /// Wall-clock backstop per call, for time fuel does not count (host calls, a stalled
 /// engine): generous, because fuel is the precise bound.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);

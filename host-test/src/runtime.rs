@@ -9,41 +9,49 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use wasmtime::component::{Component, HasSelf, Linker, ResourceAny, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
-use wasmtime_wasi::{
-    Deterministic, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView,
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    Trap,
 };
 
 use crate::bindings::{
-    AccessToken, Configuration, Header, HttpRequest, Instant, Member, OauthError, Problem,
-    RecordChange, RenderContext, RenderError, RunMode, Sample, Strategy, Value, Verdict,
-    WebhookProvider, WebhookProviderPre,
+    AccessToken, Configuration, Header, HttpRequest, Instant, Member, OauthError, Page,
+    PageRecordChange, PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode,
+    Sample, Strategy, Value, Verdict, WebhookProvider, WebhookProviderPre,
 };
 use crate::error::HostError;
-use crate::limits::{EPOCH_TICK, Limits};
+use crate::limits::{
+    CORE_INSTANCES_PER_COMPONENT, EPOCH_TICK, Limits, MAX_MEMORY_BYTES, POOLED_INSTANCES,
+};
+use crate::records;
 use crate::size::WireSize;
 
-/// The interfaces a component may import, by prefix. Everything else (filesystem,
-/// sockets, HTTP) is refused at load: the component is sans-I/O by contract.
+/// The contract version this host speaks: it loads components of 0.2.x.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// The interfaces a component may import: the contract's own, of this host's version.
+/// `zone` is the only one with functions; the others only carry types. Anything else
+/// (WASI, filesystem, sockets, HTTP) is refused at load: the component is sans-I/O by
+/// contract.
 pub const ALLOWED_IMPORTS: &[&str] = &[
-    "wasi:cli/",
-    "wasi:io/",
-    "wasi:clocks/",
-    "wasi:random/",
-    "connect:webhook/",
+    "connect:webhook/types@0.2.0",
+    "connect:webhook/config@0.2.0",
+    "connect:webhook/page@0.2.0",
+    "connect:webhook/zone@0.2.0",
 ];
+
+/// The export a component of this host's contract version provides.
+pub const PROVIDER_EXPORT: &str = "connect:webhook/provider@0.2.0";
 
 /// The most table elements an instance may grow to: Rust components use one small
 /// function table; 10,000 is far above it.
 const MAX_TABLE_ELEMENTS: usize = 10_000;
 
-/// Per-store state: a WASI context granting nothing, and the memory limiter.
+/// Per-store state: the memory limiter. The store grants nothing else: no WASI context
+/// exists, so there is no clock, randomness, environment or file to reach.
 pub struct State {
-    wasi: WasiCtx,
-    table: ResourceTable,
     limiter: MemoryLimiter,
 }
 
@@ -78,63 +86,14 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
 impl crate::bindings::connect::webhook::types::Host for State {}
 impl crate::bindings::connect::webhook::config::Host for State {}
+impl crate::bindings::connect::webhook::page::Host for State {}
 
 impl crate::bindings::connect::webhook::zone::Host for State {
     fn utc_offset(&mut self, name: String, at: Instant) -> Result<i32, String> {
         crate::zones::utc_offset(&name, at)
     }
-}
-
-/// A wall clock stopped at the epoch: the component must take time from the call's
-/// context, and a fixed clock makes any accidental use visible and reproducible.
-struct FixedWallClock;
-
-impl HostWallClock for FixedWallClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::ZERO
-    }
-}
-
-/// A monotonic clock that never advances, for the same reason.
-struct FixedMonotonicClock;
-
-impl HostMonotonicClock for FixedMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}
-
-/// A WASI context that grants nothing: no stdio, environment, arguments, preopened
-/// directories or network; fixed clocks and fixed-seed randomness.
-fn sandbox() -> WasiCtx {
-    WasiCtx::builder()
-        .wall_clock(FixedWallClock)
-        .monotonic_clock(FixedMonotonicClock)
-        .secure_random(Deterministic::new(vec![0x5a, 0x17, 0xc3, 0x8e]))
-        .insecure_random(Deterministic::new(vec![0x21, 0x9d, 0x4f, 0xb0]))
-        .insecure_random_seed(0)
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .socket_addr_check(|_, _| Box::pin(async { false }))
-        .build()
 }
 
 /// Ticks the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -169,6 +128,29 @@ impl Drop for Ticker {
     }
 }
 
+/// How the engine runs guest code: the engine-wide choices, fixed when the component is
+/// loaded. The default is both protections and the pooling allocator; BENCHMARKS.md
+/// ("Sandbox") has what each costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Count fuel: a deterministic bound on the work of one call (the same count on a
+    /// loaded machine as on an idle one). Without it, only the epoch deadline bounds a
+    /// runaway call, by wall-clock time.
+    pub fuel: bool,
+    /// Take fresh instances from wasmtime's pooling allocator (pre-reserved memory slots,
+    /// copy-on-write initialisation) rather than allocating each one.
+    pub pooling: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            fuel: true,
+            pooling: true,
+        }
+    }
+}
+
 /// The loaded component: compile once per process, instantiate per session.
 pub struct Runtime {
     engine: Engine,
@@ -187,9 +169,18 @@ impl Runtime {
     /// (`<file>.<hash>.cwasm`): compiling takes 100 ms to seconds, loading the cache a
     /// few milliseconds, and every CLI run would otherwise pay the compile.
     pub fn from_file(path: &Path, limits: Limits) -> Result<Runtime, HostError> {
+        Runtime::from_file_with(path, limits, EngineOptions::default())
+    }
+
+    /// Load a component from a file, with engine options other than the default.
+    pub fn from_file_with(
+        path: &Path,
+        limits: Limits,
+        options: EngineOptions,
+    ) -> Result<Runtime, HostError> {
         let bytes = std::fs::read(path)
             .map_err(|e| HostError::Load(format!("cannot read {}: {e}", path.display())))?;
-        let engine = engine()?;
+        let engine = engine(options)?;
         let cache = path.with_extension(format!("{:016x}.cwasm", fnv1a(&bytes)));
         // SAFETY: the cache file was written by `Component::serialize` of this very
         // code, beside the component, in a directory only the builder writes; wasmtime
@@ -214,7 +205,7 @@ impl Runtime {
 
     /// Load a component from its bytes (binary or WAT text), compiling it.
     pub fn from_bytes(bytes: &[u8], limits: Limits) -> Result<Runtime, HostError> {
-        let engine = engine()?;
+        let engine = engine(EngineOptions::default())?;
         let component = compile(&engine, bytes)?;
         Runtime::from_component(engine, component, limits)
     }
@@ -226,8 +217,6 @@ impl Runtime {
     ) -> Result<Runtime, HostError> {
         check_imports(&engine, &component)?;
         let mut linker = Linker::<State>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| HostError::Load(format!("cannot link WASI: {e:#}")))?;
         WebhookProvider::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)
             .map_err(|e| HostError::Load(format!("cannot link the zone import: {e:#}")))?;
         let pre = linker
@@ -261,11 +250,15 @@ impl Runtime {
     /// A fresh, sandboxed instance under other limits (one compiled component serves
     /// tenants with different budgets).
     pub fn instantiate_with(&self, limits: Limits) -> Result<Instance, HostError> {
+        if limits.memory_bytes > MAX_MEMORY_BYTES {
+            return Err(HostError::Load(format!(
+                "a memory cap of {} bytes is more than the {MAX_MEMORY_BYTES} bytes an instance slot holds",
+                limits.memory_bytes
+            )));
+        }
         let mut store = Store::new(
             &self.engine,
             State {
-                wasi: sandbox(),
-                table: ResourceTable::new(),
                 limiter: MemoryLimiter {
                     cap: limits.memory_bytes,
                     hit: false,
@@ -333,18 +326,41 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn engine() -> Result<Engine, HostError> {
+fn engine(options: EngineOptions) -> Result<Engine, HostError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    config.consume_fuel(true);
+    config.consume_fuel(options.fuel);
     config.epoch_interruption(true);
+    if options.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOLED_INSTANCES)
+            .total_core_instances(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+            .total_memories(POOLED_INSTANCES)
+            .total_tables(POOLED_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
     Engine::new(&config).map_err(|e| HostError::Load(format!("cannot create the engine: {e:#}")))
 }
 
-/// Refuse a component that imports anything outside [`ALLOWED_IMPORTS`].
+/// Refuse a component of another contract version (by the name of its export, before
+/// linking, so the host says which version it found rather than a link failure), or one
+/// that imports anything outside [`ALLOWED_IMPORTS`].
 pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), HostError> {
-    for (name, _) in component.component_type().imports(engine) {
-        if !ALLOWED_IMPORTS.iter().any(|p| name.starts_with(p)) {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    if !exports.iter().any(|n| n == PROVIDER_EXPORT) {
+        let found = exports
+            .iter()
+            .find(|n| n.starts_with("connect:webhook/provider"))
+            .cloned();
+        return Err(HostError::UnsupportedVersion {
+            found,
+            supported: CONTRACT_VERSION,
+        });
+    }
+    for (name, _) in ty.imports(engine) {
+        if !ALLOWED_IMPORTS.contains(&name) {
             return Err(HostError::ImportNotAllowed(name.to_string()));
         }
     }
@@ -461,13 +477,18 @@ impl Instance {
         sample: &Sample,
         context: &RenderContext,
     ) -> Result<Value, HostError> {
-        let size = expression.len() + sample.wire_size() + context.wire_size();
+        let mut builder = records::PageBuilder::default();
+        let state = builder.member("", &sample.state);
+        let prior = sample.prior.as_ref().map(|p| builder.member("", p));
+        let page = builder.finish();
+        let rows = PageSample { state, prior };
+        let size = expression.len() + page.wire_size() + context.wire_size();
         self.call(
             size,
             |v: &Result<Value, Problem>| v.as_ref().map_or(0, |v| v.wire_size()),
             |store, b| {
                 b.connect_webhook_provider()
-                    .call_evaluate(store, expression, sample, context)
+                    .call_evaluate(store, expression, &page, rows, context)
             },
         )?
         .map_err(HostError::Problem)
@@ -500,6 +521,19 @@ pub struct Session {
     plan: ResourceAny,
 }
 
+/// A problem in a page the host wrote, moved to the input it wrote it from.
+fn relocated(e: HostError, locate: impl Fn(usize) -> Option<String>) -> HostError {
+    match e {
+        HostError::Render(RenderError::InvalidInput(mut p)) => {
+            if let Some(path) = records::relocate(&p.path, locate) {
+                p.path = path;
+            }
+            HostError::Render(RenderError::InvalidInput(p))
+        }
+        other => other,
+    }
+}
+
 /// The output size of a list of requests.
 fn requests_size(r: &Result<Vec<HttpRequest>, RenderError>) -> usize {
     r.as_ref().map_or(0, |v| v.wire_size())
@@ -525,21 +559,33 @@ impl Session {
         self.instance.fuel_left()
     }
 
-    /// Record changes to requests.
+    /// Record changes to requests: writes the call's page and renders it.
     pub fn on_changes(
         &mut self,
         changes: &[RecordChange],
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
+        let (page, over) = records::page_of_changes(changes);
+        self.on_changes_page(&page, &over, context)
+            .map_err(|e| relocated(e, |n| records::locate_cell(changes, n)))
+    }
+
+    /// Record changes over a page the host has already written.
+    pub fn on_changes_page(
+        &mut self,
+        page: &Page,
+        changes: &[PageRecordChange],
+        context: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, HostError> {
         let plan = self.plan;
         self.instance
             .call(
-                changes.wire_size() + context.wire_size(),
+                page.wire_size() + changes.wire_size() + context.wire_size(),
                 requests_size,
                 |store, b| {
                     b.connect_webhook_provider()
                         .plan()
-                        .call_on_changes(store, plan, changes, context)
+                        .call_on_changes(store, plan, page, changes, context)
                 },
             )?
             .map_err(HostError::Render)
@@ -550,6 +596,17 @@ impl Session {
         &mut self,
         mode: RunMode,
         members: &[Member],
+        context: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, HostError> {
+        self.on_demand_page(mode, &records::page_of_members(members), context)
+            .map_err(|e| relocated(e, |n| records::locate_member_cell(members, n)))
+    }
+
+    /// An on-demand run over a page of members.
+    pub fn on_demand_page(
+        &mut self,
+        mode: RunMode,
+        members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
         let plan = self.plan;
@@ -571,6 +628,17 @@ impl Session {
         &mut self,
         schedule: &str,
         members: &[Member],
+        context: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, HostError> {
+        self.on_schedule_page(schedule, &records::page_of_members(members), context)
+            .map_err(|e| relocated(e, |n| records::locate_member_cell(members, n)))
+    }
+
+    /// A scheduled run over a page the host has already written.
+    pub fn on_schedule_page(
+        &mut self,
+        schedule: &str,
+        members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
         let plan = self.plan;
@@ -682,17 +750,42 @@ impl Session {
         )
     }
 
-    /// Re-sign a request for a new attempt.
+    /// Re-sign a request for a new attempt: the component answers the Standard Webhooks
+    /// headers for the delivery id, body and `now`, and they replace the request's own.
+    /// Only the id and the body cross the boundary.
     pub fn sign(&mut self, request: &HttpRequest, now: Instant) -> Result<HttpRequest, HostError> {
+        let fresh = self.signature_headers(&request.delivery_id, &request.body, now)?;
+        let mut signed = request.clone();
+        if !fresh.is_empty() {
+            signed
+                .headers
+                .retain(|h| !fresh.iter().any(|f| f.name.eq_ignore_ascii_case(&h.name)));
+            signed.headers.extend(fresh);
+        }
+        Ok(signed)
+    }
+
+    /// The Standard Webhooks headers for an attempt at `now`; none when the configuration
+    /// has no signing secrets.
+    pub fn signature_headers(
+        &mut self,
+        delivery_id: &str,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Vec<Header>, HostError> {
         let plan = self.plan;
         self.instance
             .call(
-                request.wire_size(),
-                |r: &Result<HttpRequest, RenderError>| r.as_ref().map_or(0, |r| r.wire_size()),
+                delivery_id.len() + body.len(),
+                |r: &Result<Vec<Header>, RenderError>| r.as_ref().map_or(0, |h| h.wire_size()),
                 |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_sign(store, plan, request, now)
+                    b.connect_webhook_provider().plan().call_sign(
+                        store,
+                        plan,
+                        delivery_id,
+                        body,
+                        now,
+                    )
                 },
             )?
             .map_err(HostError::Render)

@@ -2,8 +2,8 @@
 //! output caps. Counts string and list payloads, not the canonical ABI's fixed overhead.
 
 use crate::bindings::{
-    Attribute, Configuration, Field, FieldValue, Header, HttpRequest, Member, RecordChange,
-    RenderContext, Sample, Strategy, Value,
+    Attribute, Configuration, Field, FieldValue, Header, HttpRequest, Member, Page,
+    PageRecordChange, RecordChange, RenderContext, Sample, Strategy, Value,
 };
 
 /// Payload bytes of a value.
@@ -72,6 +72,27 @@ impl WireSize for RecordChange {
             + self.prior_state.wire_size()
             + self.changed_by.len()
             + 16
+    }
+}
+
+/// A page: its text, and its lists at their canonical ABI sizes (a text run 8 bytes, a
+/// name id 4, a path 8, a cell 32, a row 16).
+impl WireSize for Page {
+    fn wire_size(&self) -> usize {
+        self.text.len()
+            + 8 * self.names.len()
+            + 4 * self.path_names.len()
+            + 8 * self.paths.len()
+            + 32 * self.cells.len()
+            + 16 * self.rows.len()
+    }
+}
+
+/// A change over a page: 56 bytes at its canonical ABI size (its strings are in the
+/// page's text).
+impl WireSize for PageRecordChange {
+    fn wire_size(&self) -> usize {
+        56
     }
 }
 

@@ -6,8 +6,8 @@
 //! would fail (`DATE(31, 2, 2024)`, `1 / 0`). Constant sub-expressions are evaluated once
 //! here, so `DATE(1, 1, 2024)` costs nothing per record.
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicUsize};
 
 use super::eval::{self, Cx};
 use super::func::{self, FUNCTIONS, Func, Kw, Param, Ty};
@@ -75,6 +75,29 @@ pub(crate) enum Kind {
     },
 }
 
+impl Node {
+    /// Call `f` on every attribute reference in the tree.
+    pub(crate) fn visit_attrs(&self, f: &mut dyn FnMut(&AttrRef)) {
+        match &self.kind {
+            Kind::Attr(a) => f(a),
+            Kind::Const(_) | Kind::Now | Kind::Today | Kind::NewGuid | Kind::Keyword(_) => {}
+            Kind::List(items) | Kind::And(items) | Kind::Or(items) => {
+                items.iter().for_each(|n| n.visit_attrs(f))
+            }
+            Kind::Neg(x) => x.visit_attrs(f),
+            Kind::Chain { first, rest } => {
+                first.visit_attrs(f);
+                rest.iter().for_each(|(_, _, n)| n.visit_attrs(f));
+            }
+            Kind::In { value, items, .. } => {
+                value.visit_attrs(f);
+                items.iter().for_each(|n| n.visit_attrs(f));
+            }
+            Kind::Call { args, .. } => args.iter().for_each(|n| n.visit_attrs(f)),
+        }
+    }
+}
+
 /// An attribute reference: its path, and where it was last found.
 #[derive(Debug)]
 pub(crate) struct AttrRef {
@@ -86,13 +109,20 @@ pub(crate) struct AttrRef {
     /// records not in cache, is dominated by memory latency). Only a hint: a wrong or
     /// stale value costs one comparison, and any thread may update it.
     pub(crate) hint: AtomicUsize,
+    /// The plan's slot for this path ([`crate::page::Bound`]), set once when the plan
+    /// is built; [`UNBOUND`] until then.
+    pub(crate) slot: AtomicU32,
 }
+
+/// The slot of a reference that no plan has bound.
+pub(crate) const UNBOUND: u32 = u32::MAX;
 
 impl Clone for AttrRef {
     fn clone(&self) -> Self {
         AttrRef {
             path: self.path.clone(),
             hint: AtomicUsize::new(self.hint.load(Relaxed)),
+            slot: AtomicU32::new(self.slot.load(Relaxed)),
         }
     }
 }
@@ -318,6 +348,7 @@ impl Checker {
         let attr = AttrRef {
             path: names.into(),
             hint: AtomicUsize::new(0),
+            slot: AtomicU32::new(UNBOUND),
         };
         Typed::new(Kind::Attr(attr), span, ty, false)
     }

@@ -13,8 +13,9 @@ use super::check::{AttrRef, Kind, Node};
 use super::func::{self, Func, MAX_FIXED_ARGS};
 use super::lex::{Op, clip};
 use super::parse::join;
-use super::{EvalError, MAX_TEXT_BYTES, Scope, Usage};
+use super::{EvalError, MAX_TEXT_BYTES, Record, Scope, Usage};
 use crate::model::{Attribute, Span};
+use crate::page::{Candidates, CellValue, Page};
 use crate::value::{Date, Decimal, Instant, Value};
 
 /// A value during evaluation.
@@ -45,6 +46,19 @@ impl<'v> Val<'v> {
             Value::Boolean(b) => Val::Bool(*b),
             Value::Date(d) => Val::Date(*d),
             Value::DateTime(i) => Val::DateTime(*i),
+        }
+    }
+
+    /// A borrowed view of a page's cell.
+    #[inline]
+    pub(crate) fn of_cell(page: &'v Page, v: &CellValue) -> Val<'v> {
+        match *v {
+            CellValue::Null => Val::Null,
+            CellValue::Text(t) => Val::Text(Cow::Borrowed(page.str(t))),
+            CellValue::Decimal(d) => Val::Num(d),
+            CellValue::Boolean(b) => Val::Bool(b),
+            CellValue::Date(d) => Val::Date(d),
+            CellValue::DateTime(i) => Val::DateTime(i),
         }
     }
 
@@ -107,7 +121,7 @@ fn err(message: impl Into<String>, span: Span) -> EvalError {
 pub(crate) fn eval<'v>(node: &'v Node, cx: &Cx<'_, 'v>) -> Result<Val<'v>, EvalError> {
     match &node.kind {
         Kind::Const(v) => Ok(Val::of(v)),
-        Kind::Attr(attr) => Ok(find(cx.scope.record, attr).map_or(Val::Null, Val::of)),
+        Kind::Attr(attr) => Ok(read(&cx.scope.record, attr)),
         Kind::Now => Ok(Val::DateTime(cx.scope.now)),
         Kind::Today => Date::from_days_since_epoch(cx.scope.now.seconds.div_euclid(86_400))
             .map(Val::Date)
@@ -180,6 +194,37 @@ fn any_equal<'v>(v: &Val<'_>, items: &'v [Node], cx: &Cx<'_, 'v>) -> Result<bool
         }
     }
     Ok(false)
+}
+
+/// The value `attr` refers to in `record`; NULL when the record does not have it.
+#[inline]
+pub(crate) fn read<'v>(record: &Record<'v>, attr: &AttrRef) -> Val<'v> {
+    match record {
+        Record::Attributes(attrs) => find(attrs, attr).map_or(Val::Null, Val::of),
+        Record::Row(row) => {
+            let resolved;
+            let candidates = match row.bound.slot(attr.slot.load(Relaxed)) {
+                Some(c) => c,
+                None => {
+                    // An expression no plan has bound (never on the render path): resolve
+                    // it against the page for this one read.
+                    resolved = Candidates::resolve(row.page, &attr.path);
+                    &resolved
+                }
+            };
+            let before = attr.hint.load(Relaxed);
+            let mut hint = before;
+            match candidates.find(row.cells, &mut hint) {
+                Some(cell) => {
+                    if hint != before {
+                        attr.hint.store(hint, Relaxed);
+                    }
+                    Val::of_cell(row.page, &cell.value)
+                }
+                None => Val::Null,
+            }
+        }
+    }
 }
 
 /// The attribute `attr` refers to, trying its hinted position first (see
@@ -574,7 +619,7 @@ fn prior_state<'v>(
     span: Span,
     cx: &Cx<'_, 'v>,
 ) -> Result<Val<'v>, EvalError> {
-    let Some(prior) = cx.scope.prior else {
+    let Some(prior) = &cx.scope.prior else {
         return if cx.usage == Usage::Record {
             // A Records field also renders added records and on-demand runs: with no
             // state before, nothing changed and there is no prior value.
@@ -599,11 +644,9 @@ fn prior_state<'v>(
             )),
         }
     };
-    let read = |attrs: &'v [Attribute], a: &AttrRef| find(attrs, a).unwrap_or(&Value::Null);
-    let record: &'v [Attribute] = cx.scope.record;
-    let prior: &'v [Attribute] = prior;
+    let record = &cx.scope.record;
     match func {
-        Func::Prior => Ok(Val::of(read(prior, path(0)?))),
+        Func::Prior => Ok(read(prior, path(0)?)),
         Func::Changed => {
             for i in 0..args.len() {
                 let p = path(i)?;
@@ -619,11 +662,11 @@ fn prior_state<'v>(
             if now == before {
                 return Ok(Val::Bool(false));
             }
-            let side = Val::of(if func == Func::ChangedFrom {
+            let side = if func == Func::ChangedFrom {
                 before
             } else {
                 now
-            });
+            };
             let target = arg(args, 1, span)?;
             let hit = match &target.kind {
                 Kind::List(items) => any_equal(&side, items, cx)?,

@@ -82,6 +82,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::model::{Attribute, Problem, RenderContext, Sample, Span};
+use crate::page::RowRef;
 use crate::value::{Instant, Value};
 
 /// The longest expression, in characters: 4,000 is the platform's expression field
@@ -226,15 +227,25 @@ pub fn compile(text: &str, usage: Usage) -> Result<Expr, Vec<Problem>> {
 /// the record's position) when ids must differ across records.
 #[derive(Debug)]
 pub struct Scope<'a> {
-    /// The record's attributes.
-    pub record: &'a [Attribute],
-    /// The record's attributes before the change, when it was updated.
-    pub prior: Option<&'a [Attribute]>,
+    /// The record.
+    pub(crate) record: Record<'a>,
+    /// The record before the change, when it was updated.
+    pub(crate) prior: Option<Record<'a>>,
     /// The current time, for `NOW` and `TODAY`.
     pub now: Instant,
     /// The seed of `NEWGUID`.
     pub id_seed: u64,
     guids: Cell<u64>,
+}
+
+/// A record an expression reads: a member of a page (the renderer's case), or a list of
+/// attributes (previews and tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Record<'a> {
+    /// Attributes, looked up by name.
+    Attributes(&'a [Attribute]),
+    /// A page's member, looked up through the plan's resolution of the page.
+    Row(RowRef<'a>),
 }
 
 impl<'a> Scope<'a> {
@@ -245,6 +256,20 @@ impl<'a> Scope<'a> {
         now: Instant,
         id_seed: u64,
     ) -> Self {
+        Scope::of(
+            Record::Attributes(record),
+            prior.map(Record::Attributes),
+            now,
+            id_seed,
+        )
+    }
+
+    /// A scope over a page's member `record` (and its `prior` state).
+    pub fn row(record: RowRef<'a>, prior: Option<RowRef<'a>>, now: Instant, id_seed: u64) -> Self {
+        Scope::of(Record::Row(record), prior.map(Record::Row), now, id_seed)
+    }
+
+    fn of(record: Record<'a>, prior: Option<Record<'a>>, now: Instant, id_seed: u64) -> Self {
         Scope {
             record,
             prior,
@@ -338,6 +363,23 @@ impl Expr {
         }
     }
 
+    /// Give each attribute reference its slot: the index of its path in `slots`, added
+    /// there when new. A plan does this once for all its expressions, so that a page is
+    /// resolved once per call for every expression ([`crate::page::Bound`]).
+    pub fn bind(&self, slots: &mut Vec<Box<[Box<str>]>>) {
+        self.inner.root.visit_attrs(&mut |a| {
+            let slot = match slots.iter().position(|p| *p == a.path) {
+                Some(i) => i,
+                None => {
+                    slots.push(a.path.clone());
+                    slots.len() - 1
+                }
+            };
+            a.slot
+                .store(slot as u32, std::sync::atomic::Ordering::Relaxed);
+        });
+    }
+
     /// The text the expression was compiled from.
     pub fn text(&self) -> &str {
         &self.inner.text
@@ -366,17 +408,44 @@ pub enum ValueRef<'a> {
     DateTime(Instant),
 }
 
-/// Preview: what the WIT `evaluate` export does. Compiles `text` as [`Usage::Preview`]
-/// and evaluates it over the sample; the first problem (path `expression`) otherwise.
-pub fn evaluate(text: &str, sample: &Sample, ctx: &RenderContext) -> Result<Value, Problem> {
-    let expr = compile(text, Usage::Preview).map_err(|problems| {
+/// Preview over a page's rows: what the WIT `evaluate` export does. `state` and `prior`
+/// are rows of `page`, checked by the caller.
+pub fn evaluate_rows(
+    text: &str,
+    page: &crate::page::Page,
+    state: u32,
+    prior: Option<u32>,
+    ctx: &RenderContext,
+) -> Result<Value, Problem> {
+    let expr = compile_preview(text)?;
+    let mut slots = Vec::new();
+    expr.bind(&mut slots);
+    let bound = crate::page::Bound::new(page, &slots);
+    let scope = Scope::row(
+        RowRef::new(page, &bound, state),
+        prior.map(|p| RowRef::new(page, &bound, p)),
+        ctx.now,
+        ctx.id_seed,
+    );
+    expr.eval(&scope)
+        .map_err(|e| Problem::error("expression", e.message).at(e.span))
+}
+
+fn compile_preview(text: &str) -> Result<Expr, Problem> {
+    compile(text, Usage::Preview).map_err(|problems| {
         let mut first = problems
             .into_iter()
             .next()
             .unwrap_or_else(|| Problem::error("", "the expression could not be compiled"));
         first.path = "expression".into();
         first
-    })?;
+    })
+}
+
+/// Preview: the owned form of [`evaluate_rows`]. Compiles `text` as [`Usage::Preview`]
+/// and evaluates it over the sample; the first problem (path `expression`) otherwise.
+pub fn evaluate(text: &str, sample: &Sample, ctx: &RenderContext) -> Result<Value, Problem> {
+    let expr = compile_preview(text)?;
     let scope = Scope::new(
         &sample.record,
         sample.prior.as_deref(),

@@ -17,9 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::expr::{EvalError, Expr, Scope, ValueRef};
 use crate::limits::{DEFAULT_MAX_BODY_BYTES, MAX_RECORDS_PER_CALL};
 use crate::model::{
-    Attribute, ChangeKind, Header, HttpMethod, HttpRequest, Member, OverLimit, Problem,
-    RecordChange, RenderContext, RenderError, RunMode, Value,
+    ChangeKind, Header, HttpMethod, HttpRequest, Member, OverLimit, Problem, RecordChange,
+    RenderContext, RenderError, RunMode, Value,
 };
+use crate::page::{Bound, Change, Page, RowRef};
 use crate::plan::{Compiled, CompiledField, Plan};
 use crate::validate::RECORDS_KEY;
 
@@ -194,12 +195,13 @@ pub fn percent_encode(out: &mut String, s: &str) {
     }
 }
 
-/// One record to send: its code, its state and (for updates) its prior state.
+/// One record to send: its code, its delivery-id part, its row and (for updates) its
+/// prior state's row.
 struct Item<'a> {
     code: &'a str,
     id: &'a str,
-    record: &'a [Attribute],
-    prior: Option<&'a [Attribute]>,
+    row: u32,
+    prior: Option<u32>,
 }
 
 /// A stable 128-bit id, hex, from the parts: the same parts give the same id on every
@@ -226,6 +228,14 @@ fn seed_of(ctx_seed: u64, id: &str) -> u64 {
     })
 }
 
+fn kind_name(kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Added => "added",
+        ChangeKind::Updated => "updated",
+        ChangeKind::Deleted => "deleted",
+    }
+}
+
 impl Plan {
     fn max_body(&self) -> usize {
         self.configuration()
@@ -244,141 +254,204 @@ impl Plan {
         Ok(())
     }
 
-    /// Record changes to requests; see the WIT `on-changes`.
+    /// Check `page` and resolve the plan's attribute references against it.
+    fn bind(&self, page: &Page) -> Result<Bound, RenderError> {
+        page.check("page").map_err(RenderError::InvalidInput)?;
+        Ok(Bound::new(page, &self.slots))
+    }
+
+    /// Record changes to requests: the owned form of [`Plan::render_changes`], for native
+    /// hosts and tests. It writes the page the WIT `on-changes` receives.
     pub fn on_changes(
         &self,
         changes: &[RecordChange],
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.check_count(changes.len())?;
+        let (page, changes) = Page::of_changes(changes);
+        self.render_changes(&page, &changes, ctx)
+    }
+
+    /// Record changes over `page` to requests; see the WIT `on-changes`.
+    pub fn render_changes(
+        &self,
+        page: &Page,
+        changes: &[Change],
+        ctx: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, RenderError> {
+        self.check_count(changes.len())?;
+        let bound = self.bind(page)?;
         let run_as = &self.strategy().run_options.run_as_user;
         let entity = &self.strategy().entity;
         let mut items = Vec::with_capacity(changes.len());
         for (i, ch) in changes.iter().enumerate() {
-            if ch.changed_by.eq_ignore_ascii_case(run_as) || !ch.entity.eq_ignore_ascii_case(entity)
+            let at = |what: &str| format!("changes[{i}].{what}");
+            for (what, r) in [
+                ("event-id", ch.event_id),
+                ("entity", ch.entity),
+                ("code", ch.code),
+                ("changed-by", ch.changed_by),
+            ] {
+                page.check_text(r, &|| at(what))
+                    .map_err(RenderError::InvalidInput)?;
+            }
+            for (what, row) in [("new-state", ch.new_state), ("prior-state", ch.prior_state)] {
+                if let Some(row) = row {
+                    page.check_row(row, &|| at(what))
+                        .map_err(RenderError::InvalidInput)?;
+                }
+            }
+            let (code, event_id) = (page.str(ch.code), page.str(ch.event_id));
+            if page.str(ch.changed_by).eq_ignore_ascii_case(run_as)
+                || !page.str(ch.entity).eq_ignore_ascii_case(entity)
             {
                 continue; // loop prevention; other entities' changes are not for this strategy
             }
             let (trigger, state, prior) = match ch.kind {
-                ChangeKind::Added => (&self.added, ch.new_state.as_ref(), None),
-                ChangeKind::Updated => (
-                    &self.updated,
-                    ch.new_state.as_ref(),
-                    ch.prior_state.as_ref(),
-                ),
-                ChangeKind::Deleted => (&self.deleted, ch.prior_state.as_ref(), None),
+                ChangeKind::Added => (&self.added, ch.new_state, None),
+                ChangeKind::Updated => (&self.updated, ch.new_state, ch.prior_state),
+                ChangeKind::Deleted => (&self.deleted, ch.prior_state, None),
             };
             let Some(filter) = trigger else { continue };
             let missing = |what: &str| {
                 RenderError::InvalidInput(Problem::error(
-                    format!("changes[{i}].{what}"),
+                    at(what),
                     format!(
-                        "the change {:?} of member {:?} has no {what}; a {} change needs it",
-                        ch.event_id,
-                        ch.code,
-                        match ch.kind {
-                            ChangeKind::Added => "added",
-                            ChangeKind::Updated => "updated",
-                            ChangeKind::Deleted => "deleted",
-                        }
+                        "the change {event_id:?} of member {code:?} has no {what}; a {} change needs it",
+                        kind_name(ch.kind)
                     ),
                 ))
             };
-            let record = match state {
-                Some(m) => m.attributes.as_slice(),
+            let row = match state {
+                Some(r) => r,
                 None if ch.kind == ChangeKind::Deleted => return Err(missing("prior-state")),
                 None => return Err(missing("new-state")),
             };
-            let prior = match (ch.kind, prior) {
-                (ChangeKind::Updated, None) => return Err(missing("prior-state")),
-                (_, p) => p.map(|m| m.attributes.as_slice()),
-            };
+            if ch.kind == ChangeKind::Updated && prior.is_none() {
+                return Err(missing("prior-state"));
+            }
             if let Some(f) = filter {
-                let scope = Scope::new(record, prior, ctx.now, ctx.id_seed);
-                let kind = match ch.kind {
-                    ChangeKind::Added => "added",
-                    ChangeKind::Updated => "updated",
-                    ChangeKind::Deleted => "deleted",
-                };
+                let scope = Scope::row(
+                    RowRef::new(page, &bound, row),
+                    prior.map(|p| RowRef::new(page, &bound, p)),
+                    ctx.now,
+                    ctx.id_seed,
+                );
                 let pass = f.matches(&scope).map_err(|e| {
-                    eval_error(e, &format!("strategy.run-options.{kind}.filter"), &ch.code)
+                    eval_error(
+                        e,
+                        &format!("strategy.run-options.{}.filter", kind_name(ch.kind)),
+                        code,
+                    )
                 })?;
                 if !pass {
                     continue;
                 }
             }
             items.push(Item {
-                code: &ch.code,
-                id: &ch.event_id,
-                record,
+                code,
+                id: event_id,
+                row,
                 prior,
             });
         }
-        self.render(&items, "changes", ctx)
+        self.render(page, &bound, &items, "changes", ctx)
     }
 
-    /// An on-demand run; see the WIT `on-demand`.
+    /// An on-demand run: the owned form of [`Plan::render_demand`].
     pub fn on_demand(
         &self,
         mode: RunMode,
         members: &[Member],
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
+        self.check_count(members.len())?;
+        self.render_demand(mode, &Page::of_members(members), ctx)
+    }
+
+    /// An on-demand run over the members of `page`; see the WIT `on-demand`.
+    pub fn render_demand(
+        &self,
+        mode: RunMode,
+        page: &Page,
+        ctx: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, RenderError> {
         let r = &self.strategy().run_options;
+        let members = page.rows.len();
         match mode {
             RunMode::Synchronous if !r.sync_enabled => return Err(RenderError::SyncDisabled),
-            RunMode::Synchronous if members.len() > r.sync_record_limit as usize => {
+            RunMode::Synchronous if members > r.sync_record_limit as usize => {
                 return Err(RenderError::SyncLimitExceeded(OverLimit {
                     what: "members".into(),
                     limit: r.sync_record_limit as u64,
-                    actual: members.len() as u64,
+                    actual: members as u64,
                 }));
             }
             RunMode::Asynchronous if !r.async_enabled => return Err(RenderError::AsyncDisabled),
             _ => {}
         }
-        self.check_count(members.len())?;
-        let items: Vec<Item> = members.iter().map(member_item).collect();
+        self.check_count(members)?;
+        let bound = self.bind(page)?;
+        let items: Vec<Item> = (0..members as u32).map(|i| member_item(page, i)).collect();
         let run = match mode {
             RunMode::Synchronous => "on-demand-sync",
             RunMode::Asynchronous => "on-demand-async",
         };
-        self.render(&items, run, ctx)
+        self.render(page, &bound, &items, run, ctx)
     }
 
-    /// A scheduled run over one page of members; see the WIT `on-schedule`.
+    /// A scheduled run: the owned form of [`Plan::render_schedule`].
     pub fn on_schedule(
         &self,
         schedule: &str,
         members: &[Member],
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
-        let s = self.schedule(schedule)?;
+        self.schedule(schedule)?;
         self.check_count(members.len())?;
+        self.render_schedule(schedule, &Page::of_members(members), ctx)
+    }
+
+    /// A scheduled run over one page of members; see the WIT `on-schedule`.
+    pub fn render_schedule(
+        &self,
+        schedule: &str,
+        page: &Page,
+        ctx: &RenderContext,
+    ) -> Result<Vec<HttpRequest>, RenderError> {
+        let s = self.schedule(schedule)?;
+        self.check_count(page.rows.len())?;
+        let bound = self.bind(page)?;
         let index = self
             .schedules
             .iter()
             .position(|x| x.name == s.name)
             .unwrap_or(0);
-        let mut items = Vec::with_capacity(members.len());
-        for m in members {
+        let mut items = Vec::with_capacity(page.rows.len());
+        for row in 0..page.rows.len() as u32 {
+            let item = member_item(page, row);
             if let Some(f) = &s.filter {
-                let scope = Scope::new(&m.attributes, None, ctx.now, ctx.id_seed);
+                let scope = Scope::row(RowRef::new(page, &bound, row), None, ctx.now, ctx.id_seed);
                 let pass = f.matches(&scope).map_err(|e| {
-                    eval_error(e, &format!("strategy.schedules[{index}].filter"), &m.code)
+                    eval_error(e, &format!("strategy.schedules[{index}].filter"), item.code)
                 })?;
                 if !pass {
                     continue;
                 }
             }
-            items.push(member_item(m));
+            items.push(item);
         }
-        self.render(&items, &format!("schedule:{}", s.name), ctx)
+        self.render(page, &bound, &items, &format!("schedule:{}", s.name), ctx)
     }
 
-    /// Batch and render the items: by batch size and by body size, in input order.
+    /// Batch and render the items, by batch size and by body size, in input order. Each
+    /// record is written once, straight into the body of the request that carries it; the
+    /// envelope's bytes are reserved at the body's start and written when the batch (and
+    /// so its delivery id) is known.
     fn render(
         &self,
+        page: &Page,
+        bound: &Bound,
         items: &[Item],
         run: &str,
         ctx: &RenderContext,
@@ -393,53 +466,67 @@ impl Plan {
         if self.configuration().include_platform_token && ctx.platform_token.is_none() {
             return Err(RenderError::MissingPlatformToken);
         }
-        // Every record rendered once into one buffer; `ends[i]` is where record i ends.
-        let mut records = Vec::with_capacity(items.len() * 64);
-        let mut ends = Vec::with_capacity(items.len());
-        for item in items {
-            let scope = Scope::new(
-                item.record,
-                item.prior,
-                ctx.now,
-                seed_of(ctx.id_seed, item.id),
-            );
-            records.push(b'{');
-            self.record_layout
-                .write_entries(&mut records, &scope, item.code)?;
-            records.push(b'}');
-            ends.push(records.len());
-        }
         // The envelope's size, measured with a first evaluation: request-level values
         // differ between requests only through NEWGUID, whose length is fixed.
         let probe = Scope::new(&[], None, ctx.now, ctx.id_seed);
-        let envelope = self.envelope(&probe, ctx)?.len() + 2; // "[" and "]}"
+        let envelope = self.envelope(&probe, ctx)?.len();
         let max = self.max_body();
         let batch_size = self.strategy().run_options.batch_size.max(1) as usize;
+        let fresh = |capacity: usize| {
+            let mut body = Vec::with_capacity(capacity);
+            body.resize(envelope, b' ');
+            body.push(b'[');
+            body
+        };
+        let too_large = |item: &Item, len: usize| RenderError::RecordTooLarge {
+            code: item.code.to_string(),
+            size: (envelope + len + 3) as u64,
+            limit: max as u64,
+        };
 
         let mut out = Vec::new();
-        let mut start = 0;
-        while start < items.len() {
-            let mut end = start;
-            let mut size = envelope;
-            while end < items.len() && end - start < batch_size {
-                let len = ends[end] - if end == 0 { 0 } else { ends[end - 1] };
-                let add = len + usize::from(end > start);
-                if size + add > max {
-                    if end == start {
-                        return Err(RenderError::RecordTooLarge {
-                            code: items[end].code.to_string(),
-                            size: (envelope + len) as u64,
-                            limit: max as u64,
-                        });
-                    }
-                    break;
-                }
-                size += add;
-                end += 1;
+        let mut body = fresh(max.min(64 * 1024));
+        let mut first = 0; // the first item of the batch being written
+        for (i, item) in items.iter().enumerate() {
+            if i - first == batch_size {
+                let capacity = body.len();
+                let done = std::mem::replace(&mut body, fresh(capacity));
+                out.push(self.request(done, envelope, &items[first..i], run, ctx)?);
+                first = i;
             }
-            out.push(self.request(&items[start..end], &records, &ends, start, run, ctx)?);
-            start = end;
+            let start = body.len();
+            if i > first {
+                body.push(b',');
+            }
+            let scope = Scope::row(
+                RowRef::new(page, bound, item.row),
+                item.prior.map(|p| RowRef::new(page, bound, p)),
+                ctx.now,
+                seed_of(ctx.id_seed, item.id),
+            );
+            body.push(b'{');
+            self.record_layout
+                .write_entries(&mut body, &scope, item.code)?;
+            body.push(b'}');
+            if body.len() + 2 > max {
+                let len = body.len() - start - usize::from(i > first);
+                if i == first {
+                    return Err(too_large(item, len));
+                }
+                // The batch is full by size: it ends before this record, which opens the
+                // next one (its bytes move; nothing is rendered twice).
+                let mut next = fresh(body.capacity());
+                next.extend_from_slice(&body[start + 1..]);
+                body.truncate(start);
+                let done = std::mem::replace(&mut body, next);
+                out.push(self.request(done, envelope, &items[first..i], run, ctx)?);
+                first = i;
+                if body.len() + 2 > max {
+                    return Err(too_large(item, len));
+                }
+            }
         }
+        out.push(self.request(body, envelope, &items[first..], run, ctx)?);
         Ok(out)
     }
 
@@ -468,24 +555,23 @@ impl Plan {
         Ok(body)
     }
 
-    /// One request carrying `batch` (records `first..` of the shared buffer).
+    /// One request carrying `batch`, whose `body` holds `envelope` reserved bytes and then
+    /// `[` and the batch's records.
     fn request(
         &self,
+        mut body: Vec<u8>,
+        envelope: usize,
         batch: &[Item],
-        records: &[u8],
-        ends: &[usize],
-        first: usize,
         run: &str,
         ctx: &RenderContext,
     ) -> Result<HttpRequest, RenderError> {
-        let ids: Vec<&[u8]> = std::iter::once(self.strategy().name.as_bytes())
-            .chain(std::iter::once(run.as_bytes()))
-            .chain(batch.iter().map(|i| i.id.as_bytes()))
-            .collect();
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(batch.len() + 3);
+        parts.push(self.strategy().name.as_bytes());
+        parts.push(run.as_bytes());
+        parts.extend(batch.iter().map(|i| i.id.as_bytes()));
         // Runs that are not driven by event ids (on-demand, schedules) mix in the
         // context's seed, so two runs over the same members stay distinct deliveries.
         let seed = ctx.id_seed.to_le_bytes();
-        let mut parts = ids;
         if run != "changes" {
             parts.push(&seed);
         }
@@ -562,20 +648,12 @@ impl Plan {
             percent_encode(&mut url, &value);
         }
 
-        let mut body = self.envelope(&scope, ctx)?;
-        let from = if first == 0 { 0 } else { ends[first - 1] };
-        body.reserve(ends[first + batch.len() - 1] - from + 3);
-        body.push(b'[');
-        for k in 0..batch.len() {
-            if k > 0 {
-                body.push(b',');
-            }
-            let s = if first + k == 0 {
-                0
-            } else {
-                ends[first + k - 1]
-            };
-            body.extend_from_slice(&records[s..ends[first + k]]);
+        let head = self.envelope(&scope, ctx)?;
+        if head.len() == envelope {
+            body[..envelope].copy_from_slice(&head);
+        } else {
+            // Only if a request-level value's length depended on the delivery id.
+            body.splice(..envelope, head);
         }
         body.extend_from_slice(b"]}");
         if body.len() > self.max_body() {
@@ -598,10 +676,30 @@ impl Plan {
         Ok(request)
     }
 
-    /// Set the Standard Webhooks headers for `timestamp` (replacing earlier ones); a
-    /// configuration without secrets sends unsigned requests.
-    pub(crate) fn sign_in_place(&self, request: &mut HttpRequest, timestamp: i64) {
+    /// The Standard Webhooks headers for one attempt at `timestamp`: none for a
+    /// configuration without secrets (it sends unsigned requests).
+    pub fn signature_headers(&self, delivery_id: &str, body: &[u8], timestamp: i64) -> Vec<Header> {
         if self.secrets.is_empty() {
+            return Vec::new();
+        }
+        let signature = crate::sign::signature_header(&self.secrets, delivery_id, timestamp, body);
+        [
+            ("webhook-id", delivery_id.to_string()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ]
+        .into_iter()
+        .map(|(name, value)| Header {
+            name: name.into(),
+            value,
+        })
+        .collect()
+    }
+
+    /// Set the Standard Webhooks headers for `timestamp` (replacing earlier ones).
+    pub(crate) fn sign_in_place(&self, request: &mut HttpRequest, timestamp: i64) {
+        let fresh = self.signature_headers(&request.delivery_id, &request.body, timestamp);
+        if fresh.is_empty() {
             return;
         }
         request.headers.retain(|h| {
@@ -609,30 +707,16 @@ impl Plan {
                 .iter()
                 .any(|n| h.name.eq_ignore_ascii_case(n))
         });
-        let signature = crate::sign::signature_header(
-            &self.secrets,
-            &request.delivery_id,
-            timestamp,
-            &request.body,
-        );
-        for (name, value) in [
-            ("webhook-id", request.delivery_id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signature),
-        ] {
-            request.headers.push(Header {
-                name: name.into(),
-                value,
-            });
-        }
+        request.headers.extend(fresh);
     }
 }
 
-fn member_item(m: &Member) -> Item<'_> {
+fn member_item(page: &Page, row: u32) -> Item<'_> {
+    let code = page.str(page.rows[row as usize].code);
     Item {
-        code: &m.code,
-        id: &m.code,
-        record: &m.attributes,
+        code,
+        id: code,
+        row,
         prior: None,
     }
 }

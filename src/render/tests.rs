@@ -5,8 +5,8 @@
 use super::*;
 use crate::limits::MAX_RECORDS_PER_CALL;
 use crate::model::{
-    Configuration, Field, FieldValue, Instant, OauthSettings, RunOptions, Schedule, Strategy,
-    Trigger, UtcOnly,
+    Attribute, Configuration, Field, FieldValue, Instant, OauthSettings, RunOptions, Schedule,
+    Strategy, Trigger, UtcOnly,
 };
 use crate::value::{Date, Decimal};
 
@@ -601,9 +601,21 @@ fn requests_are_signed_and_re_signed_with_a_stable_id() {
         seconds: NOW.seconds + 60,
         nanoseconds: 0,
     };
-    let resigned = p.sign(r.clone(), later).unwrap();
-    assert_eq!(resigned.delivery_id, r.delivery_id);
-    assert_eq!(resigned.body, r.body);
+    // The host holds the request; the component answers only the headers it replaces.
+    let fresh = p.sign(&r.delivery_id, &r.body, later);
+    assert_eq!(
+        fresh.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+    );
+    let mut resigned = r.clone();
+    resigned
+        .headers
+        .retain(|h| !fresh.iter().any(|f| f.name.eq_ignore_ascii_case(&h.name)));
+    resigned.headers.extend(fresh);
+    assert_eq!(
+        header(&resigned, "webhook-id"),
+        Some(r.delivery_id.as_str())
+    );
     assert_eq!(header(&resigned, "webhook-timestamp"), Some("1718447460"));
     assert_eq!(
         header(&resigned, "webhook-signature"),
