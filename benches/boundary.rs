@@ -1,7 +1,8 @@
 //! The figures of the 0.2.0 contract, native and through wasmtime, measured paired in one
 //! process: each round times the native render and then the same render through the
 //! sandboxed component (A, B, A, B, ...), and the table gives the median of the rounds
-//! and their range. `cargo bench --bench boundary` (add `-- quick` for fewer rounds).
+//! and their range. `cargo bench --bench boundary` (add `-- quick` for fewer rounds, and
+//! `-- sandbox` for the cost of fuel and of the pooling allocator).
 //!
 //! Every workload is checked before it is timed (the requests it renders, the members a
 //! filter passes), so a bench that measures nothing fails instead.
@@ -32,6 +33,12 @@ fn rounds() -> usize {
     } else {
         15
     }
+}
+
+/// The page as the native renderer reads it: copied (as lowering copies it into the
+/// guest) and checked, in every iteration, so that both sides do the same work.
+fn checked(page: &Page) -> webhook_provider::page::Checked {
+    page.clone().check("page").unwrap()
 }
 
 /// The median and range of `xs`, in the unit given.
@@ -266,7 +273,10 @@ fn native_members(host: &[b::Member]) -> Vec<m::Member> {
 fn main() {
     let rounds = rounds();
     let target = Duration::from_millis(if rounds > 5 { 200 } else { 100 });
-    let rt = Runtime::new(Limits::default()).expect("the component loads");
+    // BOUNDARY_WASM runs a saved build of another page shape against its own bench binary.
+    let path = std::env::var("BOUNDARY_WASM").unwrap_or(host_test::COMPONENT_WASM.into());
+    let path = std::path::Path::new(&path);
+    let rt = Runtime::from_file(path, Limits::default()).expect("the component loads");
     let host_ctx = b::RenderContext {
         now: b::Instant {
             seconds: NOW,
@@ -316,7 +326,7 @@ fn main() {
             batch: 1_000,
         },
         Render {
-            changes: 10_000,
+            changes: 2_000,
             fields: 100,
             batch: 500,
         },
@@ -333,7 +343,9 @@ fn main() {
         let mut session = rt.session(&config, &strategy).unwrap();
         let (hp, hc) = records::page_of_changes(&host_changes(w.changes, w.fields));
         let expect = w.changes.div_ceil(w.batch as usize);
-        let native = plan.render_changes(&np, &nc, &native_ctx).unwrap();
+        let native = plan
+            .render_changes(&checked(&np), &nc, &native_ctx)
+            .unwrap();
         let wasm = session.on_changes_page(&hp, &hc, &host_ctx).unwrap();
         assert_eq!(native.len(), expect);
         assert_eq!(wasm.len(), expect);
@@ -343,7 +355,7 @@ fn main() {
         for _ in 0..rounds {
             let tn = time_per_iter(target, || {
                 black_box(
-                    plan.render_changes(black_box(&np), &nc, &native_ctx)
+                    plan.render_changes(&checked(black_box(&np)), &nc, &native_ctx)
                         .unwrap(),
                 );
             });
@@ -367,6 +379,63 @@ fn main() {
         );
     }
 
+    // The boundary alone: every change is by the run-as user, so the page is lowered,
+    // checked and resolved, and nothing is rendered.
+    {
+        let plan = native_plan(10, 500);
+        let mut nat = native_changes(10_000, 10);
+        nat.iter_mut().for_each(|c| c.changed_by = "svc".into());
+        let (np, nc) = Page::of_changes(&nat);
+        let (config, strategy) = wasm_pair(10, 500, false);
+        let mut session = rt.session(&config, &strategy).unwrap();
+        let mut host = host_changes(10_000, 10);
+        host.iter_mut().for_each(|c| c.changed_by = "svc".into());
+        let (hp, hc) = records::page_of_changes(&host);
+        assert!(
+            plan.render_changes(&checked(&np), &nc, &native_ctx)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            session
+                .on_changes_page(&hp, &hc, &host_ctx)
+                .unwrap()
+                .is_empty()
+        );
+        let (mut n, mut x) = (vec![], vec![]);
+        for _ in 0..rounds {
+            n.push(
+                time_per_iter(target, || {
+                    black_box(
+                        plan.render_changes(&checked(black_box(&np)), &nc, &native_ctx)
+                            .unwrap(),
+                    );
+                }) / 10_000.0,
+            );
+            x.push(
+                time_per_iter(target, || {
+                    black_box(
+                        session
+                            .on_changes_page(black_box(&hp), &hc, &host_ctx)
+                            .unwrap(),
+                    );
+                }) / 10_000.0,
+            );
+        }
+        let (n, n0, n1) = stats(&mut n);
+        let (x, x0, x1) = stats(&mut x);
+        println!(
+            "| boundary only: 10000 changes x 10 fields, all dropped (per record) | {:.0} ns [{:.0}-{:.0}] | {:.0} ns [{:.0}-{:.0}] | {:.2} |",
+            n * 1e9,
+            n0 * 1e9,
+            n1 * 1e9,
+            x * 1e9,
+            x0 * 1e9,
+            x1 * 1e9,
+            x / n
+        );
+    }
+
     // The filter: 100,000 members, none passes the last clause.
     let members = host_members(100_000);
     let hp = records::page_of_members(&members);
@@ -375,7 +444,7 @@ fn main() {
     let (config, strategy) = wasm_pair(10, 500, false);
     let mut session = rt.session(&config, &strategy).unwrap();
     assert!(
-        plan.render_schedule("filter-only", &np, &native_ctx)
+        plan.render_schedule("filter-only", &checked(&np), &native_ctx)
             .unwrap()
             .is_empty()
     );
@@ -390,7 +459,7 @@ fn main() {
         n.push(
             time_per_iter(target, || {
                 black_box(
-                    plan.render_schedule("filter-only", black_box(&np), &native_ctx)
+                    plan.render_schedule("filter-only", &checked(black_box(&np)), &native_ctx)
                         .unwrap(),
                 );
             }) / 100_000.0,
@@ -464,6 +533,82 @@ fn main() {
         s0 * 1e6,
         s1 * 1e6
     );
-    let size = std::fs::metadata(host_test::COMPONENT_WASM).unwrap().len();
+    if std::env::args().any(|a| a == "sandbox") {
+        sandbox(rounds, target, &host_ctx);
+    }
+
+    let size = std::fs::metadata(path).unwrap().len();
     println!("\ncomponent: {size} bytes");
+}
+
+/// What the sandbox's choices cost: fuel metering and the pooling allocator, each on and
+/// off, on the 10,000 x 10 render and on a fresh instance, paired round by round.
+fn sandbox(rounds: usize, target: Duration, ctx: &b::RenderContext) {
+    use host_test::runtime::EngineOptions;
+    let options = [
+        (
+            "fuel + epoch, pooling (default)",
+            EngineOptions {
+                fuel: true,
+                pooling: true,
+            },
+        ),
+        (
+            "epoch only, pooling",
+            EngineOptions {
+                fuel: false,
+                pooling: true,
+            },
+        ),
+        (
+            "fuel + epoch, no pooling",
+            EngineOptions {
+                fuel: true,
+                pooling: false,
+            },
+        ),
+    ];
+    let path = std::path::Path::new(host_test::COMPONENT_WASM);
+    let (config, strategy) = wasm_pair(10, 500, false);
+    let (page, changes) = records::page_of_changes(&host_changes(10_000, 10));
+    let mut runs: Vec<_> = options
+        .iter()
+        .map(|(name, o)| {
+            let rt = Runtime::from_file_with(path, Limits::default(), *o).unwrap();
+            let session = rt.session(&config, &strategy).unwrap();
+            (name, rt, session, vec![], vec![])
+        })
+        .collect();
+    for (_, _, session, _, _) in &mut runs {
+        assert_eq!(
+            session.on_changes_page(&page, &changes, ctx).unwrap().len(),
+            20
+        );
+    }
+    for _ in 0..rounds {
+        for (_, rt, session, render, inst) in &mut runs {
+            let t = time_per_iter(target, || {
+                black_box(
+                    session
+                        .on_changes_page(black_box(&page), &changes, ctx)
+                        .unwrap(),
+                );
+            });
+            render.push(10_000.0 / t);
+            inst.push(time_per_iter(target, || {
+                black_box(rt.instantiate().unwrap());
+            }));
+        }
+    }
+    println!("\n| engine | render, records/s | fresh instance |\n| --- | ---: | ---: |");
+    for (name, _, _, render, inst) in &mut runs {
+        let (r, r0, r1) = stats(render);
+        let (i, i0, i1) = stats(inst);
+        println!(
+            "| {name} | {r:.0} [{r0:.0}-{r1:.0}] | {:.1} µs [{:.1}-{:.1}] |",
+            i * 1e6,
+            i0 * 1e6,
+            i1 * 1e6
+        );
+    }
 }

@@ -87,12 +87,21 @@ fn bench(c: &mut Criterion) {
     let requests = plan.on_changes(&changes, &ctx).unwrap();
     assert_eq!(requests.len(), CHANGES / 500);
     let (page, over) = Page::of_changes(&changes);
-    assert_eq!(plan.render_changes(&page, &over, &ctx).unwrap(), requests);
+    assert_eq!(
+        plan.render_changes(&page.clone().check("page").unwrap(), &over, &ctx)
+            .unwrap(),
+        requests
+    );
     let mut group = c.benchmark_group("render");
     group.throughput(Throughput::Elements(CHANGES as u64));
     group.bench_function(
         "native 10k changes x 10 fields, batches of 500, page",
-        |b| b.iter(|| black_box(plan.render_changes(black_box(&page), &over, &ctx).unwrap())),
+        |b| {
+            b.iter(|| {
+                let page = black_box(&page).clone().check("page").unwrap();
+                black_box(plan.render_changes(&page, &over, &ctx).unwrap())
+            })
+        },
     );
     group.bench_function(
         "native 10k changes x 10 fields, batches of 500, owned",

@@ -264,70 +264,27 @@ fn text_ref(r: pg::TextRef) -> pm::TextRef {
     }
 }
 
-/// The page, moved (its text and name ids are not copied) and checked; decimals and
-/// dates are read once here, so rendering reads only checked cells.
-fn to_page(p: pg::Page) -> Result<pm::Page, m::Problem> {
-    let mut page = pm::Page {
+/// The page, moved: its text and its columns are the buffers the host's lowering wrote,
+/// taken over as they are (no copy, no conversion per cell), then checked once.
+fn to_page(p: pg::Page) -> Result<pm::Checked, m::Problem> {
+    let instants = p
+        .instants
+        .into_iter()
+        .enumerate()
+        .map(|(i, x)| to_instant(x, &|| format!("page.instants[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    pm::Page {
         text: p.text,
-        names: p.names.into_iter().map(text_ref).collect(),
+        names: p.names,
         path_names: p.path_names,
-        paths: p
-            .paths
-            .into_iter()
-            .map(|x| pm::PathRef {
-                first: x.first,
-                len: x.len,
-            })
-            .collect(),
-        cells: Vec::new(),
-        rows: p
-            .rows
-            .into_iter()
-            .map(|r| pm::Row {
-                code: text_ref(r.code),
-                first_cell: r.first_cell,
-                cell_count: r.cell_count,
-            })
-            .collect(),
-    };
-    let mut cells = Vec::with_capacity(p.cells.len());
-    for (i, c) in p.cells.into_iter().enumerate() {
-        let at = || format!("page.cells[{i}].value");
-        let value = match c.value {
-            pg::CellValue::Null => pm::CellValue::Null,
-            pg::CellValue::Text(r) => pm::CellValue::Text(text_ref(r)),
-            pg::CellValue::Decimal(r) => {
-                let r = text_ref(r);
-                page.check_text(r, &at)?;
-                let s = page.str(r);
-                pm::CellValue::Decimal(m::Decimal::parse(s).map_err(|e| {
-                    m::Problem::error(at(), format!("the decimal {s:?} is invalid: {e}"))
-                })?)
-            }
-            pg::CellValue::Boolean(b) => pm::CellValue::Boolean(b),
-            pg::CellValue::Date(d) => pm::CellValue::Date(to_date(d, &at)?),
-            pg::CellValue::Datetime(x) => pm::CellValue::DateTime(to_instant(x, &at)?),
-        };
-        cells.push(pm::Cell {
-            path: c.path,
-            value,
-        });
+        paths: p.paths,
+        cell_paths: p.cell_paths,
+        cell_kinds: p.cell_kinds,
+        cell_values: p.cell_values,
+        instants,
+        rows: p.rows,
     }
-    page.cells = cells;
-    page.check("page")?;
-    Ok(page)
-}
-
-fn to_date(d: t::Date, path: PathFn) -> Result<m::Date, m::Problem> {
-    m::Date::new(d.year, d.month, d.day).ok_or_else(|| {
-        m::Problem::error(
-            path(),
-            format!(
-                "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
-                d.year, d.month, d.day
-            ),
-        )
-    })
+    .check("page")
 }
 
 fn to_change(ch: pg::RecordChange, path: PathFn) -> Result<pm::Change, m::Problem> {

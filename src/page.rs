@@ -1,8 +1,9 @@
 //! Members as one flat page per call, read in place.
 //!
-//! A [`Page`] holds every member of a call: one text buffer, attribute names and paths
-//! interned once, and each value a fixed-size [`Cell`] pointing into the text. It is
-//! checked once when it arrives ([`Page::check`]), so reading it afterwards never fails.
+//! A [`Page`] holds every member of a call, column by column: one text buffer, attribute
+//! names and paths interned once, and each value a fixed-size cell pointing into the text.
+//! It is checked once when it arrives ([`Page::check`], which gives a [`Checked`] page),
+//! so reading it afterwards never fails.
 //! Expressions resolve their attribute references against the page's paths once per page
 //! ([`Bound`]): reading `[Name]` of a member is then a slot lookup and, usually, one
 //! comparison at the position where the previous member had it.
@@ -22,17 +23,41 @@ pub struct TextRef {
     pub len: u32,
 }
 
-/// An attribute path: `len` name ids from `path_names[first]` on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PathRef {
-    /// Index of the first name id.
-    pub first: u32,
-    /// How many names.
-    pub len: u32,
+impl TextRef {
+    /// The run a text or decimal cell's value word holds (`offset << 32 | len`).
+    #[inline]
+    pub fn from_word(w: u64) -> TextRef {
+        TextRef {
+            offset: (w >> 32) as u32,
+            len: w as u32,
+        }
+    }
+
+    /// The value word of a text or decimal cell.
+    #[inline]
+    pub fn word(self) -> u64 {
+        (self.offset as u64) << 32 | self.len as u64
+    }
 }
 
-/// A typed value in a page; text is a run of the page's text, decimals are parsed when
-/// the page is checked.
+/// The kinds of a cell, as the WIT `cell-kind` numbers them.
+pub mod kind {
+    /// No value.
+    pub const NULL: u8 = 0;
+    /// Text: the value word is a text run.
+    pub const TEXT: u8 = 1;
+    /// An exact decimal: a text run when the page arrives; after [`super::Page::check`],
+    /// an index of the checked page's decimals.
+    pub const DECIMAL: u8 = 2;
+    /// A boolean: 0 or 1.
+    pub const BOOLEAN: u8 = 3;
+    /// A date: `year << 16 | month << 8 | day`.
+    pub const DATE: u8 = 4;
+    /// An instant: an index of the page's instants.
+    pub const DATETIME: u8 = 5;
+}
+
+/// A typed value in a page, as a cell is read.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CellValue {
     /// No value.
@@ -49,41 +74,68 @@ pub enum CellValue {
     DateTime(Instant),
 }
 
-/// One attribute of one member.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Cell {
-    /// The attribute's path, an index into the page's paths.
-    pub path: u32,
-    /// The value.
-    pub value: CellValue,
-}
-
-/// One member: a run of consecutive cells.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// The member's code.
-    pub code: TextRef,
-    /// Its first cell.
-    pub first_cell: u32,
-    /// How many cells it has.
-    pub cell_count: u32,
-}
-
-/// The members of one call.
+/// The members of one call, column by column, as the WIT `page` carries them: cell `i`
+/// is (`cell_paths[i]`, `cell_kinds[i]`, `cell_values[i]`), row `r` is
+/// `rows[4r..4r + 4]` (code offset, code length, first cell, cell count).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
     /// Every string of the page.
     pub text: String,
-    /// Attribute names.
-    pub names: Vec<TextRef>,
+    /// Attribute names as (offset, length) pairs.
+    pub names: Vec<u32>,
     /// Name ids referred to by `paths`.
     pub path_names: Vec<u32>,
-    /// Attribute paths.
-    pub paths: Vec<PathRef>,
-    /// Every attribute of every member.
-    pub cells: Vec<Cell>,
-    /// The members.
-    pub rows: Vec<Row>,
+    /// Paths as (first name id, length) pairs.
+    pub paths: Vec<u32>,
+    /// Each cell's path.
+    pub cell_paths: Vec<u32>,
+    /// Each cell's kind ([`kind`]).
+    pub cell_kinds: Vec<u8>,
+    /// Each cell's value word.
+    pub cell_values: Vec<u64>,
+    /// The instants of datetime cells.
+    pub instants: Vec<Instant>,
+    /// Rows as (code offset, code length, first cell, cell count).
+    pub rows: Vec<u32>,
+}
+
+/// A page whose every reference has been checked, with its decimals parsed: what the
+/// renderer reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checked {
+    page: Page,
+    /// The decimals (decimal cells index this).
+    decimals: Vec<Decimal>,
+}
+
+impl std::ops::Deref for Checked {
+    type Target = Page;
+    fn deref(&self) -> &Page {
+        &self.page
+    }
+}
+
+impl Checked {
+    /// Cell `i`'s value.
+    #[inline]
+    pub fn cell(&self, i: usize) -> CellValue {
+        let w = self.page.cell_values[i];
+        match self.page.cell_kinds[i] {
+            kind::TEXT => CellValue::Text(TextRef::from_word(w)),
+            kind::DECIMAL => self
+                .decimals
+                .get(w as usize)
+                .map_or(CellValue::Null, |d| CellValue::Decimal(*d)),
+            kind::BOOLEAN => CellValue::Boolean(w != 0),
+            kind::DATE => unpack_date(w).map_or(CellValue::Null, CellValue::Date),
+            kind::DATETIME => self
+                .page
+                .instants
+                .get(w as usize)
+                .map_or(CellValue::Null, |i| CellValue::DateTime(*i)),
+            _ => CellValue::Null,
+        }
+    }
 }
 
 /// One record change over a page: strings are runs of its text, states are its rows.
@@ -118,19 +170,53 @@ impl Page {
             .unwrap_or_default()
     }
 
-    /// The names of path `id`.
-    pub fn path(&self, id: u32) -> impl Iterator<Item = &str> + '_ {
-        let p = self.paths[id as usize];
-        self.path_names[p.first as usize..(p.first + p.len) as usize]
-            .iter()
-            .map(|&n| self.str(self.names[n as usize]))
+    /// How many members the page holds.
+    #[inline]
+    pub fn row_count(&self) -> usize {
+        self.rows.len() / 4
     }
 
-    /// The cells of row `row`.
+    /// Member `row`'s code.
     #[inline]
-    pub fn cells_of(&self, row: u32) -> &[Cell] {
-        let r = self.rows[row as usize];
-        &self.cells[r.first_cell as usize..(r.first_cell + r.cell_count) as usize]
+    pub fn code(&self, row: u32) -> &str {
+        let r = row as usize * 4;
+        self.str(TextRef {
+            offset: self.rows[r],
+            len: self.rows[r + 1],
+        })
+    }
+
+    /// The range of member `row`'s cells.
+    #[inline]
+    pub fn cells_of(&self, row: u32) -> std::ops::Range<usize> {
+        let r = row as usize * 4;
+        let first = self.rows[r + 2] as usize;
+        first..first + self.rows[r + 3] as usize
+    }
+
+    /// The names of path `id`.
+    pub fn path(&self, id: u32) -> impl Iterator<Item = &str> + '_ {
+        let (first, len) = (
+            self.paths[id as usize * 2] as usize,
+            self.paths[id as usize * 2 + 1] as usize,
+        );
+        self.path_names[first..first + len].iter().map(|&n| {
+            self.str(TextRef {
+                offset: self.names[n as usize * 2],
+                len: self.names[n as usize * 2 + 1],
+            })
+        })
+    }
+
+    /// How many paths the page holds.
+    pub fn path_count(&self) -> usize {
+        self.paths.len() / 2
+    }
+
+    /// The length of path `id`.
+    #[inline]
+    pub fn path_len(&self, id: u32) -> usize {
+        self.paths[id as usize * 2 + 1] as usize
     }
 
     /// The value of a cell as an owned [`Value`].
@@ -145,81 +231,162 @@ impl Page {
         }
     }
 
-    /// Check every reference once, so that reading the page never fails: text runs in
-    /// bounds and on character boundaries, name, path and cell indexes in range, paths of
-    /// one to [`MAX_PATH_NAMES`] names. The problem's path is under `at` (`page`).
-    pub fn check(&self, at: &str) -> Result<(), Problem> {
-        for (i, n) in self.names.iter().enumerate() {
-            self.check_text(*n, &|| format!("{at}.names[{i}]"))?;
-            if n.len == 0 {
+    /// Check every reference once, so that reading the page never fails: the columns
+    /// of equal length, text runs in bounds and on character boundaries, name, path,
+    /// cell and instant indexes in range, paths of one to [`MAX_PATH_NAMES`] names, kinds
+    /// known, dates real, decimals well formed (parsed here, once). The problem's path is
+    /// under `at` (`page`); cell `i` is `page.cells[i]`.
+    pub fn check(mut self, at: &str) -> Result<Checked, Problem> {
+        let pairs = |name: &str, v: &[u32], by: usize| {
+            if v.len() % by != 0 {
                 return Err(Problem::error(
-                    format!("{at}.names[{i}]"),
+                    format!("{at}.{name}"),
+                    format!(
+                        "the list has {} numbers; it holds groups of {by}, so its length is a multiple of {by}",
+                        v.len()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        pairs("names", &self.names, 2)?;
+        pairs("paths", &self.paths, 2)?;
+        pairs("rows", &self.rows, 4)?;
+        let cells = self.cell_paths.len();
+        if self.cell_kinds.len() != cells || self.cell_values.len() != cells {
+            return Err(Problem::error(
+                format!("{at}.cells"),
+                format!(
+                    "the cell columns differ in length: {cells} paths, {} kinds, {} values; each cell has one of each",
+                    self.cell_kinds.len(),
+                    self.cell_values.len()
+                ),
+            ));
+        }
+        for n in 0..self.names.len() / 2 {
+            let r = TextRef {
+                offset: self.names[n * 2],
+                len: self.names[n * 2 + 1],
+            };
+            self.check_text(r, &|| format!("{at}.names[{n}]"))?;
+            if r.len == 0 {
+                return Err(Problem::error(
+                    format!("{at}.names[{n}]"),
                     "the attribute name is empty; give the attribute's name",
                 ));
             }
         }
-        for (i, p) in self.paths.iter().enumerate() {
-            let here = || format!("{at}.paths[{i}]");
-            if p.len == 0 || p.len as usize > MAX_PATH_NAMES {
+        for p in 0..self.path_count() {
+            let here = || format!("{at}.paths[{p}]");
+            let (first, len) = (self.paths[p * 2] as u64, self.paths[p * 2 + 1] as u64);
+            if len == 0 || len as usize > MAX_PATH_NAMES {
                 return Err(Problem::error(
                     here(),
                     format!(
-                        "the path has {} names; a path has 1 to {MAX_PATH_NAMES} (the attribute's name, after the related entities it goes through)",
-                        p.len
+                        "the path has {len} names; a path has 1 to {MAX_PATH_NAMES} (the attribute's name, after the related entities it goes through)"
                     ),
                 ));
             }
-            let end = p.first as u64 + p.len as u64;
-            if end > self.path_names.len() as u64 {
+            if first + len > self.path_names.len() as u64 {
                 return Err(Problem::error(
                     here(),
                     format!(
-                        "the path's names run to {end}, past the {} entries of path-names",
+                        "the path's names run to {}, past the {} entries of path-names",
+                        first + len,
                         self.path_names.len()
                     ),
                 ));
             }
         }
-        for (i, &n) in self.path_names.iter().enumerate() {
-            if n as usize >= self.names.len() {
+        let names = (self.names.len() / 2) as u32;
+        if let Some(i) = self.path_names.iter().position(|&n| n >= names) {
+            return Err(Problem::error(
+                format!("{at}.path-names[{i}]"),
+                format!(
+                    "name id {} is out of range: the page has {names} names",
+                    self.path_names[i]
+                ),
+            ));
+        }
+        let paths = self.path_count() as u32;
+        if let Some(i) = self.cell_paths.iter().position(|&p| p >= paths) {
+            return Err(Problem::error(
+                format!("{at}.cells[{i}].path"),
+                format!(
+                    "path id {} is out of range: the page has {paths} paths",
+                    self.cell_paths[i]
+                ),
+            ));
+        }
+        let mut decimals = Vec::new();
+        for i in 0..cells {
+            let here = || format!("{at}.cells[{i}].value");
+            let w = self.cell_values[i];
+            match self.cell_kinds[i] {
+                kind::NULL | kind::BOOLEAN => {}
+                kind::TEXT => self.check_text(TextRef::from_word(w), &here)?,
+                kind::DECIMAL => {
+                    let r = TextRef::from_word(w);
+                    self.check_text(r, &here)?;
+                    let s = self.str(r);
+                    let d = Decimal::parse(s).map_err(|e| {
+                        Problem::error(here(), format!("the decimal {s:?} is invalid: {e}"))
+                    })?;
+                    self.cell_values[i] = decimals.len() as u64;
+                    decimals.push(d);
+                }
+                kind::DATE => {
+                    if unpack_date(w).is_none() {
+                        return Err(Problem::error(
+                            here(),
+                            format!(
+                                "{:04}-{:02}-{:02} is not a calendar date between years 1 and 9999",
+                                (w >> 16) as i64,
+                                (w >> 8) as u8,
+                                w as u8
+                            ),
+                        ));
+                    }
+                }
+                kind::DATETIME => {
+                    if w >= self.instants.len() as u64 {
+                        return Err(Problem::error(
+                            here(),
+                            format!(
+                                "instant {w} is out of range: the page has {} instants",
+                                self.instants.len()
+                            ),
+                        ));
+                    }
+                }
+                other => {
+                    return Err(Problem::error(
+                        format!("{at}.cells[{i}].kind"),
+                        format!(
+                            "{other} is not a cell kind; the kinds are 0 (null) to 5 (datetime)"
+                        ),
+                    ));
+                }
+            }
+        }
+        for r in 0..self.row_count() {
+            let code = TextRef {
+                offset: self.rows[r * 4],
+                len: self.rows[r * 4 + 1],
+            };
+            self.check_text(code, &|| format!("{at}.rows[{r}].code"))?;
+            let end = self.rows[r * 4 + 2] as u64 + self.rows[r * 4 + 3] as u64;
+            if end > cells as u64 {
                 return Err(Problem::error(
-                    format!("{at}.path-names[{i}]"),
-                    format!(
-                        "name id {n} is out of range: the page has {} names",
-                        self.names.len()
-                    ),
+                    format!("{at}.rows[{r}]"),
+                    format!("the member's cells run to {end}, past the {cells} cells of the page"),
                 ));
             }
         }
-        for (i, c) in self.cells.iter().enumerate() {
-            if c.path as usize >= self.paths.len() {
-                return Err(Problem::error(
-                    format!("{at}.cells[{i}].path"),
-                    format!(
-                        "path id {} is out of range: the page has {} paths",
-                        c.path,
-                        self.paths.len()
-                    ),
-                ));
-            }
-            if let CellValue::Text(t) = c.value {
-                self.check_text(t, &|| format!("{at}.cells[{i}].value"))?;
-            }
-        }
-        for (i, r) in self.rows.iter().enumerate() {
-            self.check_text(r.code, &|| format!("{at}.rows[{i}].code"))?;
-            let end = r.first_cell as u64 + r.cell_count as u64;
-            if end > self.cells.len() as u64 {
-                return Err(Problem::error(
-                    format!("{at}.rows[{i}]"),
-                    format!(
-                        "the member's cells run to {end}, past the {} cells of the page",
-                        self.cells.len()
-                    ),
-                ));
-            }
-        }
-        Ok(())
+        Ok(Checked {
+            page: self,
+            decimals,
+        })
     }
 
     /// Check that `r` lies inside the text, on character boundaries.
@@ -247,12 +414,12 @@ impl Page {
 
     /// The row `row` of a call's input, checked to exist.
     pub fn check_row(&self, row: u32, at: &dyn Fn() -> String) -> Result<(), Problem> {
-        if row as usize >= self.rows.len() {
+        if row as usize >= self.row_count() {
             return Err(Problem::error(
                 at(),
                 format!(
                     "row {row} is out of range: the page has {} rows",
-                    self.rows.len()
+                    self.row_count()
                 ),
             ));
         }
@@ -294,6 +461,18 @@ impl Page {
     }
 }
 
+/// A date cell's value word; `None` when it is not a calendar date.
+#[inline]
+fn unpack_date(w: u64) -> Option<Date> {
+    let year = i32::try_from(w >> 16).ok()?;
+    Date::new(year, (w >> 8) as u8, w as u8)
+}
+
+/// The value word of a date cell.
+pub fn pack_date(d: Date) -> u64 {
+    (d.year() as u64) << 16 | (d.month() as u64) << 8 | d.day() as u64
+}
+
 /// Writes a page: names and paths interned, values appended.
 #[derive(Default)]
 pub struct PageBuilder {
@@ -319,8 +498,8 @@ impl PageBuilder {
             return id;
         }
         let r = self.text(s);
-        let id = self.page.names.len() as u32;
-        self.page.names.push(r);
+        let id = (self.page.names.len() / 2) as u32;
+        self.page.names.extend([r.offset, r.len]);
         self.names.insert(s.to_string(), id);
         id
     }
@@ -333,11 +512,10 @@ impl PageBuilder {
         let id = match self.paths.get(&ids) {
             Some(&id) => id,
             None => {
-                let id = self.page.paths.len() as u32;
-                self.page.paths.push(PathRef {
-                    first: self.page.path_names.len() as u32,
-                    len: ids.len() as u32,
-                });
+                let id = (self.page.paths.len() / 2) as u32;
+                self.page
+                    .paths
+                    .extend([self.page.path_names.len() as u32, ids.len() as u32]);
                 self.page.path_names.extend_from_slice(&ids);
                 self.paths.insert(ids.clone(), id);
                 id
@@ -349,31 +527,35 @@ impl PageBuilder {
 
     /// Append one cell to the member being written.
     pub fn cell(&mut self, path: u32, value: &Value) {
-        let value = match value {
-            Value::Null => CellValue::Null,
-            Value::Text(t) => CellValue::Text(self.text(t)),
-            Value::Decimal(d) => CellValue::Decimal(*d),
-            Value::Boolean(b) => CellValue::Boolean(*b),
-            Value::Date(d) => CellValue::Date(*d),
-            Value::DateTime(i) => CellValue::DateTime(*i),
+        let (k, w) = match value {
+            Value::Null => (kind::NULL, 0),
+            Value::Text(t) => (kind::TEXT, self.text(t).word()),
+            Value::Decimal(d) => (kind::DECIMAL, self.text(&d.to_string()).word()),
+            Value::Boolean(b) => (kind::BOOLEAN, u64::from(*b)),
+            Value::Date(d) => (kind::DATE, pack_date(*d)),
+            Value::DateTime(i) => {
+                self.page.instants.push(*i);
+                (kind::DATETIME, self.page.instants.len() as u64 - 1)
+            }
         };
-        self.page.cells.push(Cell { path, value });
+        self.page.cell_paths.push(path);
+        self.page.cell_kinds.push(k);
+        self.page.cell_values.push(w);
     }
 
     /// Append a member with `attributes`; its row id.
     pub fn member(&mut self, code: &str, attributes: &[Attribute]) -> u32 {
         let code = self.text(code);
-        let first_cell = self.page.cells.len() as u32;
+        let first_cell = self.page.cell_paths.len() as u32;
         for a in attributes {
             let path = self.path(&a.path);
             self.cell(path, &a.value);
         }
-        let row = self.page.rows.len() as u32;
-        self.page.rows.push(Row {
-            code,
-            first_cell,
-            cell_count: self.page.cells.len() as u32 - first_cell,
-        });
+        let row = self.page.row_count() as u32;
+        let count = self.page.cell_paths.len() as u32 - first_cell;
+        self.page
+            .rows
+            .extend([code.offset, code.len, first_cell, count]);
         row
     }
 
@@ -411,8 +593,8 @@ impl Candidates {
         .enumerate()
         {
             let len = path.len() + usize::from(code);
-            for id in 0..page.paths.len() as u32 {
-                if page.paths[id as usize].len as usize != len {
+            for id in 0..page.path_count() as u32 {
+                if page.path_len(id) != len {
                     continue;
                 }
                 let mut names = page.path(id);
@@ -431,28 +613,27 @@ impl Candidates {
         c
     }
 
-    /// The cell of `cells` this reference reads, trying position `hint` first.
+    /// The position among a member's cell paths (`paths`) of the cell this reference
+    /// reads, trying position `hint` first.
     #[inline]
-    pub fn find<'c>(&self, cells: &'c [Cell], hint: &mut usize) -> Option<&'c Cell> {
+    pub fn find(&self, paths: &[u32], hint: &mut usize) -> Option<usize> {
         match self.ids.as_slice() {
             [] => None,
             [one] => {
-                if let Some(c) = cells.get(*hint)
-                    && c.path == *one
-                {
-                    return Some(c);
+                if paths.get(*hint) == Some(one) {
+                    return Some(*hint);
                 }
-                let i = cells.iter().position(|c| c.path == *one)?;
+                let i = paths.iter().position(|p| p == one)?;
                 *hint = i;
-                cells.get(i)
+                Some(i)
             }
             _ => {
                 let mut start = 0;
                 for &end in &self.ends {
                     let class = &self.ids[start..end as usize];
-                    if let Some(i) = cells.iter().position(|c| class.contains(&c.path)) {
+                    if let Some(i) = paths.iter().position(|p| class.contains(p)) {
                         *hint = i;
-                        return cells.get(i);
+                        return Some(i);
                     }
                     start = end as usize;
                 }
@@ -488,21 +669,32 @@ impl Bound {
 #[derive(Clone, Copy, Debug)]
 pub struct RowRef<'a> {
     /// The page.
-    pub page: &'a Page,
+    pub page: &'a Checked,
     /// The plan's references resolved against it.
     pub bound: &'a Bound,
-    /// The member's cells.
-    pub cells: &'a [Cell],
+    /// The member's first cell.
+    pub first: usize,
+    /// The member's cell paths.
+    pub paths: &'a [u32],
 }
 
 impl<'a> RowRef<'a> {
     /// Row `row` of `page`.
-    pub fn new(page: &'a Page, bound: &'a Bound, row: u32) -> RowRef<'a> {
+    #[inline]
+    pub fn new(page: &'a Checked, bound: &'a Bound, row: u32) -> RowRef<'a> {
+        let cells = page.cells_of(row);
         RowRef {
             page,
             bound,
-            cells: page.cells_of(row),
+            first: cells.start,
+            paths: &page.cell_paths[cells],
         }
+    }
+
+    /// The value of the member's `i`-th cell.
+    #[inline]
+    pub fn cell(&self, i: usize) -> CellValue {
+        self.page.cell(self.first + i)
     }
 }
 
@@ -528,13 +720,41 @@ mod tests {
             ],
         };
         let page = Page::of_members(&[m("A"), m("B"), m("C")]);
-        assert_eq!(page.names.len(), 3); // Name, Class, Code: each once
-        assert_eq!(page.paths.len(), 3);
-        assert_eq!(page.rows.len(), 3);
-        assert_eq!(page.cells.len(), 9);
-        assert_eq!(page.check("page"), Ok(()));
+        assert_eq!(page.names.len() / 2, 3); // Name, Class, Code: each once
+        assert_eq!(page.path_count(), 3);
+        assert_eq!(page.row_count(), 3);
+        assert_eq!(page.cell_paths.len(), 9);
+        let page = page.check("page").unwrap();
         assert_eq!(page.path(1).collect::<Vec<_>>(), ["Class", "Code"]);
-        assert_eq!(page.str(page.rows[2].code), "C");
+        assert_eq!(page.code(2), "C");
+    }
+
+    #[test]
+    fn every_kind_of_value_reads_back_after_the_check() {
+        let d = |y, m, day| Date::new(y, m, day).unwrap();
+        let values = [
+            Value::Null,
+            Value::Text("héllo".into()),
+            Value::Decimal(Decimal::parse("-1043.01").unwrap()),
+            Value::Boolean(true),
+            Value::Date(d(9999, 12, 31)),
+            Value::Date(d(1, 1, 1)),
+            Value::DateTime(Instant::parse_rfc3339("2024-06-15T10:30:00.5Z").unwrap()),
+        ];
+        let attrs: Vec<Attribute> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| attr(&[&format!("A{i}")], v.clone()))
+            .collect();
+        let page = Page::of_members(&[Member {
+            code: "M".into(),
+            attributes: attrs,
+        }])
+        .check("page")
+        .unwrap();
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(&page.value(&page.cell(i)), v);
+        }
     }
 
     #[test]
@@ -546,7 +766,9 @@ mod tests {
                 attr(&["Name"], Value::Text("exact".into())),
                 attr(&["Class", "code"], Value::Text("H".into())),
             ],
-        }]);
+        }])
+        .check("page")
+        .unwrap();
         let slots: Vec<Box<[Box<str>]>> = vec![
             vec!["Name".into()].into(),
             vec!["name".into()].into(),
@@ -560,8 +782,8 @@ mod tests {
             bound
                 .slot(slot)
                 .unwrap()
-                .find(row.cells, &mut hint)
-                .map(|c| page.value(&c.value))
+                .find(row.paths, &mut hint)
+                .map(|i| page.value(&row.cell(i)))
         };
         assert_eq!(read(0), Some(Value::Text("exact".into())));
         // No exact "name": the first cell in any case, in member order.
@@ -574,67 +796,62 @@ mod tests {
     fn a_bad_reference_is_a_located_problem_never_a_panic() {
         let good = Page::of_members(&[Member {
             code: "é".into(),
-            attributes: vec![attr(&["N"], Value::Text("ü".into()))],
+            attributes: vec![
+                attr(&["N"], Value::Text("ü".into())),
+                attr(&["D"], Value::Decimal(Decimal::parse("1.5").unwrap())),
+            ],
         }]);
+        let with = |f: &dyn Fn(&mut Page)| {
+            let mut p = good.clone();
+            f(&mut p);
+            p
+        };
         let cases: Vec<(Page, &str)> = vec![
+            (with(&|p| p.cell_paths[0] = 9), "page.cells[0].path"),
+            (with(&|p| p.cell_kinds[0] = 6), "page.cells[0].kind"),
             (
-                Page {
-                    cells: vec![Cell {
-                        path: 9,
-                        value: CellValue::Null,
-                    }],
-                    ..good.clone()
-                },
-                "page.cells[0].path",
+                with(&|p| p.cell_values[0] = TextRef { offset: 0, len: 99 }.word()),
+                "page.cells[0].value",
             ),
             (
-                Page {
-                    rows: vec![Row {
-                        code: TextRef { offset: 1, len: 1 },
-                        first_cell: 0,
-                        cell_count: 1,
-                    }],
-                    ..good.clone()
-                },
-                "page.rows[0].code",
+                with(&|p| p.cell_values[1] = TextRef { offset: 1, len: 1 }.word()),
+                "page.cells[1].value",
             ),
             (
-                Page {
-                    rows: vec![Row {
-                        code: TextRef::default(),
-                        first_cell: 0,
-                        cell_count: u32::MAX,
-                    }],
-                    ..good.clone()
-                },
-                "page.rows[0]",
+                with(&|p| {
+                    p.cell_kinds[1] = kind::DECIMAL;
+                    p.cell_values[1] = TextRef { offset: 0, len: 2 }.word(); // "é"
+                }),
+                "page.cells[1].value",
             ),
             (
-                Page {
-                    path_names: vec![7],
-                    ..good.clone()
-                },
-                "page.path-names[0]",
+                with(&|p| {
+                    p.cell_kinds[0] = kind::DATE;
+                    p.cell_values[0] = 2024 << 16 | 2 << 8 | 30;
+                }),
+                "page.cells[0].value",
             ),
             (
-                Page {
-                    paths: vec![PathRef { first: 0, len: 0 }],
-                    ..good.clone()
-                },
-                "page.paths[0]",
+                with(&|p| {
+                    p.cell_kinds[0] = kind::DATETIME;
+                    p.cell_values[0] = 0;
+                }),
+                "page.cells[0].value",
             ),
             (
-                Page {
-                    names: vec![TextRef {
-                        offset: 0,
-                        len: 1000,
-                    }],
-                    ..good.clone()
-                },
-                "page.names[0]",
+                with(&|p| {
+                    p.cell_kinds.pop();
+                }),
+                "page.cells",
             ),
+            (with(&|p| p.rows[0] = 1), "page.rows[0].code"),
+            (with(&|p| p.rows[3] = u32::MAX), "page.rows[0]"),
+            (with(&|p| p.rows.push(0)), "page.rows"),
+            (with(&|p| p.path_names[0] = 7), "page.path-names[0]"),
+            (with(&|p| p.paths[1] = 0), "page.paths[0]"),
+            (with(&|p| p.names[1] = 1000), "page.names[0]"),
         ];
-        assert_eq!(good.check("page"), Ok(()));
+        assert!(good.clone().check("page").is_ok());
         for (page, path) in cases {
             assert_eq!(page.check("page").unwrap_err().path, path);
         }
@@ -650,7 +867,7 @@ mod tests {
                 value: Value::Null,
             }],
         };
-        assert_eq!(Page::of_members(&[member(&names)]).check("page"), Ok(()));
+        assert!(Page::of_members(&[member(&names)]).check("page").is_ok());
         let mut deeper = names.clone();
         deeper.push("Deeper".into());
         let p = Page::of_members(&[member(&deeper)])

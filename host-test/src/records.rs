@@ -8,9 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::bindings::{
-    Cell, CellValue, ChangeKind, Instant, Page, PagePath, PageRecordChange, Row, TextRef, Value,
-};
+use crate::bindings::{ChangeKind, Date, Instant, Page, PageRecordChange, TextRef, Value};
 
 /// One attribute of a member; related-entity attributes have paths longer than one
 /// (`["Class", "Name"]` for `[Class].[Name]`).
@@ -61,6 +59,20 @@ pub struct Sample {
     pub prior: Option<Vec<Attribute>>,
 }
 
+/// The WIT `cell-kind` numbers, as `cell-kinds` holds them.
+const CELL_NULL: u8 = 0;
+const CELL_TEXT: u8 = 1;
+const CELL_DECIMAL: u8 = 2;
+const CELL_BOOLEAN: u8 = 3;
+const CELL_DATE: u8 = 4;
+const CELL_DATETIME: u8 = 5;
+
+/// A date cell's value word: `year << 16 | month << 8 | day`. A year out of range keeps its
+/// bits, so the component reports the date rather than reading another one.
+fn pack_date(d: &Date) -> u64 {
+    (d.year as u32 as u64) << 16 | (d.month as u64) << 8 | d.day as u64
+}
+
 /// Writes a [`Page`]: each distinct name and path once, values appended.
 pub struct PageBuilder {
     page: Page,
@@ -77,7 +89,10 @@ impl Default for PageBuilder {
                 names: Vec::new(),
                 path_names: Vec::new(),
                 paths: Vec::new(),
-                cells: Vec::new(),
+                cell_paths: Vec::new(),
+                cell_kinds: Vec::new(),
+                cell_values: Vec::new(),
+                instants: Vec::new(),
                 rows: Vec::new(),
             },
             names: HashMap::new(),
@@ -103,8 +118,8 @@ impl PageBuilder {
             return id;
         }
         let r = self.text(s);
-        let id = self.page.names.len() as u32;
-        self.page.names.push(r);
+        let id = (self.page.names.len() / 2) as u32;
+        self.page.names.extend([r.offset, r.len]);
         self.names.insert(s.to_string(), id);
         id
     }
@@ -120,11 +135,10 @@ impl PageBuilder {
         let id = match self.paths.get(&ids) {
             Some(&id) => id,
             None => {
-                let id = self.page.paths.len() as u32;
-                self.page.paths.push(PagePath {
-                    first: self.page.path_names.len() as u32,
-                    len: ids.len() as u32,
-                });
+                let id = (self.page.paths.len() / 2) as u32;
+                self.page
+                    .paths
+                    .extend([self.page.path_names.len() as u32, ids.len() as u32]);
                 self.page.path_names.extend_from_slice(&ids);
                 self.paths.insert(ids.clone(), id);
                 id
@@ -134,28 +148,38 @@ impl PageBuilder {
         id
     }
 
+    /// Append one cell (one attribute) to the member being written.
+    pub fn cell(&mut self, path: u32, value: &Value) {
+        let word = |r: TextRef| (r.offset as u64) << 32 | r.len as u64;
+        let (kind, value) = match value {
+            Value::Null => (CELL_NULL, 0),
+            Value::Text(t) => (CELL_TEXT, word(self.text(t))),
+            Value::Decimal(d) => (CELL_DECIMAL, word(self.text(d))),
+            Value::Boolean(b) => (CELL_BOOLEAN, u64::from(*b)),
+            Value::Date(d) => (CELL_DATE, pack_date(d)),
+            Value::Datetime(i) => {
+                self.page.instants.push(*i);
+                (CELL_DATETIME, self.page.instants.len() as u64 - 1)
+            }
+        };
+        self.page.cell_paths.push(path);
+        self.page.cell_kinds.push(kind);
+        self.page.cell_values.push(value);
+    }
+
     /// Append a member; its row.
     pub fn member(&mut self, code: &str, attributes: &[Attribute]) -> u32 {
         let code = self.text(code);
-        let first_cell = self.page.cells.len() as u32;
+        let first_cell = self.page.cell_paths.len() as u32;
         for a in attributes {
             let path = self.path(&a.path);
-            let value = match &a.value {
-                Value::Null => CellValue::Null,
-                Value::Text(t) => CellValue::Text(self.text(t)),
-                Value::Decimal(d) => CellValue::Decimal(self.text(d)),
-                Value::Boolean(b) => CellValue::Boolean(*b),
-                Value::Date(d) => CellValue::Date(*d),
-                Value::Datetime(i) => CellValue::Datetime(*i),
-            };
-            self.page.cells.push(Cell { path, value });
+            self.cell(path, &a.value);
         }
-        let row = self.page.rows.len() as u32;
-        self.page.rows.push(Row {
-            code,
-            first_cell,
-            cell_count: self.page.cells.len() as u32 - first_cell,
-        });
+        let row = (self.page.rows.len() / 4) as u32;
+        let count = self.page.cell_paths.len() as u32 - first_cell;
+        self.page
+            .rows
+            .extend([code.offset, code.len, first_cell, count]);
         row
     }
 
@@ -262,16 +286,15 @@ mod tests {
             ],
         };
         let page = page_of_members(&[m("A", "H"), m("B", "M")]);
-        assert_eq!(page.names.len(), 3);
-        assert_eq!(page.paths.len(), 2);
-        assert_eq!(page.cells.len(), 4);
-        let text = |r: TextRef| &page.text[r.offset as usize..(r.offset + r.len) as usize];
-        assert_eq!(text(page.rows[1].code), "B");
-        match page.cells[3].value {
-            CellValue::Text(r) => assert_eq!(text(r), "M"),
-            ref other => panic!("{other:?}"),
-        }
-        assert_eq!(page.cells[1].path, page.cells[3].path);
+        assert_eq!(page.names.len(), 3 * 2);
+        assert_eq!(page.paths.len(), 2 * 2);
+        assert_eq!(page.cell_paths.len(), 4);
+        let text = |offset: u32, len: u32| &page.text[offset as usize..(offset + len) as usize];
+        assert_eq!(text(page.rows[4], page.rows[5]), "B");
+        assert_eq!(page.cell_kinds[3], CELL_TEXT);
+        let w = page.cell_values[3];
+        assert_eq!(text((w >> 32) as u32, w as u32), "M");
+        assert_eq!(page.cell_paths[1], page.cell_paths[3]);
     }
 
     #[test]
@@ -300,7 +323,7 @@ mod tests {
         };
         let changes = [change(Some(m(2)), Some(m(3))), change(None, Some(m(1)))];
         let (page, _) = page_of_changes(&changes);
-        assert_eq!(page.cells.len(), 6);
+        assert_eq!(page.cell_paths.len(), 6);
         let at = |n| locate_cell(&changes, n);
         assert_eq!(at(1).as_deref(), Some("changes[0].new-state.attributes[1]"));
         assert_eq!(

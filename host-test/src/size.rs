@@ -75,16 +75,15 @@ impl WireSize for RecordChange {
     }
 }
 
-/// A page: its text, and its lists at their canonical ABI sizes (a text run 8 bytes, a
-/// name id 4, a path 8, a cell 32, a row 16).
+/// A page: its text and its columns, at their canonical ABI sizes.
 impl WireSize for Page {
     fn wire_size(&self) -> usize {
         self.text.len()
-            + 8 * self.names.len()
-            + 4 * self.path_names.len()
-            + 8 * self.paths.len()
-            + 32 * self.cells.len()
-            + 16 * self.rows.len()
+            + 4 * (self.names.len() + self.path_names.len() + self.paths.len())
+            + 4 * (self.cell_paths.len() + self.rows.len())
+            + self.cell_kinds.len()
+            + 8 * self.cell_values.len()
+            + 16 * self.instants.len()
     }
 }
 

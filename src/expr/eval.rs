@@ -51,8 +51,8 @@ impl<'v> Val<'v> {
 
     /// A borrowed view of a page's cell.
     #[inline]
-    pub(crate) fn of_cell(page: &'v Page, v: &CellValue) -> Val<'v> {
-        match *v {
+    pub(crate) fn of_cell(page: &'v Page, v: CellValue) -> Val<'v> {
+        match v {
             CellValue::Null => Val::Null,
             CellValue::Text(t) => Val::Text(Cow::Borrowed(page.str(t))),
             CellValue::Decimal(d) => Val::Num(d),
@@ -214,12 +214,12 @@ pub(crate) fn read<'v>(record: &Record<'v>, attr: &AttrRef) -> Val<'v> {
             };
             let before = attr.hint.load(Relaxed);
             let mut hint = before;
-            match candidates.find(row.cells, &mut hint) {
-                Some(cell) => {
+            match candidates.find(row.paths, &mut hint) {
+                Some(i) => {
                     if hint != before {
                         attr.hint.store(hint, Relaxed);
                     }
-                    Val::of_cell(row.page, &cell.value)
+                    Val::of_cell(row.page, row.cell(i))
                 }
                 None => Val::Null,
             }

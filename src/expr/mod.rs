@@ -412,7 +412,7 @@ pub enum ValueRef<'a> {
 /// are rows of `page`, checked by the caller.
 pub fn evaluate_rows(
     text: &str,
-    page: &crate::page::Page,
+    page: &crate::page::Checked,
     state: u32,
     prior: Option<u32>,
     ctx: &RenderContext,

@@ -20,7 +20,7 @@ use crate::model::{
     ChangeKind, Header, HttpMethod, HttpRequest, Member, OverLimit, Problem, RecordChange,
     RenderContext, RenderError, RunMode, Value,
 };
-use crate::page::{Bound, Change, Page, RowRef};
+use crate::page::{Bound, Change, Checked, Page, RowRef};
 use crate::plan::{Compiled, CompiledField, Plan};
 use crate::validate::RECORDS_KEY;
 
@@ -254,10 +254,9 @@ impl Plan {
         Ok(())
     }
 
-    /// Check `page` and resolve the plan's attribute references against it.
-    fn bind(&self, page: &Page) -> Result<Bound, RenderError> {
-        page.check("page").map_err(RenderError::InvalidInput)?;
-        Ok(Bound::new(page, &self.slots))
+    /// Resolve the plan's attribute references against `page`.
+    fn bind(&self, page: &Checked) -> Bound {
+        Bound::new(page, &self.slots)
     }
 
     /// Record changes to requests: the owned form of [`Plan::render_changes`], for native
@@ -269,18 +268,18 @@ impl Plan {
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.check_count(changes.len())?;
         let (page, changes) = Page::of_changes(changes);
-        self.render_changes(&page, &changes, ctx)
+        self.render_changes(&checked(page)?, &changes, ctx)
     }
 
     /// Record changes over `page` to requests; see the WIT `on-changes`.
     pub fn render_changes(
         &self,
-        page: &Page,
+        page: &Checked,
         changes: &[Change],
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.check_count(changes.len())?;
-        let bound = self.bind(page)?;
+        let bound = self.bind(page);
         let run_as = &self.strategy().run_options.run_as_user;
         let entity = &self.strategy().entity;
         let mut items = Vec::with_capacity(changes.len());
@@ -366,18 +365,18 @@ impl Plan {
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.check_count(members.len())?;
-        self.render_demand(mode, &Page::of_members(members), ctx)
+        self.render_demand(mode, &checked(Page::of_members(members))?, ctx)
     }
 
     /// An on-demand run over the members of `page`; see the WIT `on-demand`.
     pub fn render_demand(
         &self,
         mode: RunMode,
-        page: &Page,
+        page: &Checked,
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
         let r = &self.strategy().run_options;
-        let members = page.rows.len();
+        let members = page.row_count();
         match mode {
             RunMode::Synchronous if !r.sync_enabled => return Err(RenderError::SyncDisabled),
             RunMode::Synchronous if members > r.sync_record_limit as usize => {
@@ -391,7 +390,7 @@ impl Plan {
             _ => {}
         }
         self.check_count(members)?;
-        let bound = self.bind(page)?;
+        let bound = self.bind(page);
         let items: Vec<Item> = (0..members as u32).map(|i| member_item(page, i)).collect();
         let run = match mode {
             RunMode::Synchronous => "on-demand-sync",
@@ -409,26 +408,26 @@ impl Plan {
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.schedule(schedule)?;
         self.check_count(members.len())?;
-        self.render_schedule(schedule, &Page::of_members(members), ctx)
+        self.render_schedule(schedule, &checked(Page::of_members(members))?, ctx)
     }
 
     /// A scheduled run over one page of members; see the WIT `on-schedule`.
     pub fn render_schedule(
         &self,
         schedule: &str,
-        page: &Page,
+        page: &Checked,
         ctx: &RenderContext,
     ) -> Result<Vec<HttpRequest>, RenderError> {
         let s = self.schedule(schedule)?;
-        self.check_count(page.rows.len())?;
-        let bound = self.bind(page)?;
+        self.check_count(page.row_count())?;
+        let bound = self.bind(page);
         let index = self
             .schedules
             .iter()
             .position(|x| x.name == s.name)
             .unwrap_or(0);
-        let mut items = Vec::with_capacity(page.rows.len());
-        for row in 0..page.rows.len() as u32 {
+        let mut items = Vec::with_capacity(page.row_count());
+        for row in 0..page.row_count() as u32 {
             let item = member_item(page, row);
             if let Some(f) = &s.filter {
                 let scope = Scope::row(RowRef::new(page, &bound, row), None, ctx.now, ctx.id_seed);
@@ -450,7 +449,7 @@ impl Plan {
     /// so its delivery id) is known.
     fn render(
         &self,
-        page: &Page,
+        page: &Checked,
         bound: &Bound,
         items: &[Item],
         run: &str,
@@ -711,8 +710,13 @@ impl Plan {
     }
 }
 
+/// A checked page of the owned forms' input, its problems as invalid input.
+fn checked(page: Page) -> Result<Checked, RenderError> {
+    page.check("page").map_err(RenderError::InvalidInput)
+}
+
 fn member_item(page: &Page, row: u32) -> Item<'_> {
-    let code = page.str(page.rows[row as usize].code);
+    let code = page.code(row);
     Item {
         code,
         id: code,
