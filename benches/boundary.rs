@@ -295,6 +295,18 @@ fn main() {
         platform_token: None,
         id_seed: 1,
     };
+    // `-- profile`: only the wasm 10,000 x 10 render, for 5 s, to run under `perf record`
+    // with WEBHOOK_PROVIDER_PERFMAP set (BENCHMARKS.md, "Profiling").
+    if std::env::args().any(|a| a == "profile") {
+        let (config, strategy) = wasm_pair(10, 500, false);
+        let mut session = rt.session(&config, &strategy).unwrap();
+        let (hp, hc) = records::page_of_changes(&host_changes(10_000, 10));
+        let start = Clock::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            black_box(session.on_changes_page(&hp, &hc, &host_ctx).unwrap());
+        }
+        return;
+    }
     println!("{rounds} rounds, native then wasm in each; medians, [min-max] over the rounds\n");
     println!("| workload | native records/s | wasm records/s | wasm/native |");
     println!("| --- | ---: | ---: | ---: |");

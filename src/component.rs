@@ -96,17 +96,12 @@ impl GuestPlan for PlanResource {
     fn on_changes(
         &self,
         page: pg::Page,
-        changes: Vec<pg::RecordChange>,
+        changes: pg::Changes,
         context: t::RenderContext,
     ) -> Rendered {
         let ctx = to_context(context).map_err(invalid)?;
         let page = to_page(page).map_err(invalid)?;
-        let changes = changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, ch)| to_change(ch, &|| format!("changes[{i}]")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(invalid)?;
+        let changes = to_changes(changes).map_err(invalid)?;
         rendered(self.plan.render_changes(&page, &changes, &ctx))
     }
 
@@ -257,13 +252,6 @@ fn to_instant(i: t::Instant, path: PathFn) -> Result<m::Instant, m::Problem> {
     })
 }
 
-fn text_ref(r: pg::TextRef) -> pm::TextRef {
-    pm::TextRef {
-        offset: r.offset,
-        len: r.len,
-    }
-}
-
 /// The page, moved: its text and its columns are the buffers the host's lowering wrote,
 /// taken over as they are (no copy, no conversion per cell), then checked once.
 fn to_page(p: pg::Page) -> Result<pm::Checked, m::Problem> {
@@ -287,22 +275,70 @@ fn to_page(p: pg::Page) -> Result<pm::Checked, m::Problem> {
     .check("page")
 }
 
-fn to_change(ch: pg::RecordChange, path: PathFn) -> Result<pm::Change, m::Problem> {
-    Ok(pm::Change {
-        event_id: text_ref(ch.event_id),
-        kind: match ch.kind {
-            pg::ChangeKind::Added => m::ChangeKind::Added,
-            pg::ChangeKind::Updated => m::ChangeKind::Updated,
-            pg::ChangeKind::Deleted => m::ChangeKind::Deleted,
-        },
-        entity: text_ref(ch.entity),
-        code: text_ref(ch.code),
-        new_state: ch.new_state,
-        prior_state: ch.prior_state,
-        changed_by: text_ref(ch.changed_by),
-        at: to_instant(ch.at, &|| format!("{}.at", path()))?,
-    })
+/// The changes' columns as one record per change; the columns must agree in length.
+fn to_changes(c: pg::Changes) -> Result<Vec<pm::Change>, m::Problem> {
+    let n = c.kinds.len();
+    for (name, len, per) in [
+        ("event-ids", c.event_ids.len(), 2),
+        ("entities", c.entities.len(), 2),
+        ("codes", c.codes.len(), 2),
+        ("changed-by", c.changed_by.len(), 2),
+        ("new-states", c.new_states.len(), 1),
+        ("prior-states", c.prior_states.len(), 1),
+        ("at-seconds", c.at_seconds.len(), 1),
+        ("at-nanoseconds", c.at_nanoseconds.len(), 1),
+    ] {
+        if len != n * per {
+            return Err(m::Problem::error(
+                format!("changes.{name}"),
+                format!(
+                    "the column has {len} numbers for {n} changes (by `kinds`); it needs {}",
+                    n * per
+                ),
+            ));
+        }
+    }
+    let run = |v: &[u32], i: usize| pm::TextRef {
+        offset: v[2 * i],
+        len: v[2 * i + 1],
+    };
+    let row = |r: u32| (r != NO_ROW).then_some(r);
+    (0..n)
+        .map(|i| {
+            Ok(pm::Change {
+                event_id: run(&c.event_ids, i),
+                kind: match c.kinds[i] {
+                    0 => m::ChangeKind::Added,
+                    1 => m::ChangeKind::Updated,
+                    2 => m::ChangeKind::Deleted,
+                    other => {
+                        return Err(m::Problem::error(
+                            format!("changes.kinds[{i}]"),
+                            format!(
+                                "{other} is not a change kind; the kinds are 0 (added), 1 (updated) and 2 (deleted)"
+                            ),
+                        ));
+                    }
+                },
+                entity: run(&c.entities, i),
+                code: run(&c.codes, i),
+                new_state: row(c.new_states[i]),
+                prior_state: row(c.prior_states[i]),
+                changed_by: run(&c.changed_by, i),
+                at: to_instant(
+                    t::Instant {
+                        seconds: c.at_seconds[i],
+                        nanoseconds: c.at_nanoseconds[i],
+                    },
+                    &|| format!("changes[{i}].at"),
+                )?,
+            })
+        })
+        .collect()
 }
+
+/// The row number that stands for no row in `new-states` and `prior-states`.
+const NO_ROW: u32 = u32::MAX;
 
 fn to_context(ctx: t::RenderContext) -> Result<m::RenderContext, m::Problem> {
     Ok(m::RenderContext {

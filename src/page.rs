@@ -117,7 +117,7 @@ impl std::ops::Deref for Checked {
 
 impl Checked {
     /// Cell `i`'s value.
-    #[inline]
+    #[inline(always)]
     pub fn cell(&self, i: usize) -> CellValue {
         let w = self.page.cell_values[i];
         match self.page.cell_kinds[i] {
@@ -238,7 +238,7 @@ impl Page {
     /// under `at` (`page`); cell `i` is `page.cells[i]`.
     pub fn check(mut self, at: &str) -> Result<Checked, Problem> {
         let pairs = |name: &str, v: &[u32], by: usize| {
-            if v.len() % by != 0 {
+            if !v.len().is_multiple_of(by) {
                 return Err(Problem::error(
                     format!("{at}.{name}"),
                     format!(
@@ -324,7 +324,12 @@ impl Page {
             let w = self.cell_values[i];
             match self.cell_kinds[i] {
                 kind::NULL | kind::BOOLEAN => {}
-                kind::TEXT => self.check_text(TextRef::from_word(w), &here)?,
+                kind::TEXT => {
+                    let r = TextRef::from_word(w);
+                    if !run_ok(self.text.as_bytes(), r) {
+                        return Err(self.text_problem(r, &here));
+                    }
+                }
                 kind::DECIMAL => {
                     let r = TextRef::from_word(w);
                     self.check_text(r, &here)?;
@@ -390,26 +395,34 @@ impl Page {
     }
 
     /// Check that `r` lies inside the text, on character boundaries.
+    #[inline]
     pub fn check_text(&self, r: TextRef, at: &dyn Fn() -> String) -> Result<(), Problem> {
+        if run_ok(self.text.as_bytes(), r) {
+            Ok(())
+        } else {
+            Err(self.text_problem(r, at))
+        }
+    }
+
+    /// What is wrong with a text run that [`run_ok`] refused.
+    #[cold]
+    fn text_problem(&self, r: TextRef, at: &dyn Fn() -> String) -> Problem {
         let (start, end) = (r.offset as usize, r.offset as usize + r.len as usize);
         if end > self.text.len() {
-            return Err(Problem::error(
+            return Problem::error(
                 at(),
                 format!(
                     "the text run {start}..{end} ends past the page's {} bytes of text",
                     self.text.len()
                 ),
-            ));
+            );
         }
-        if !self.text.is_char_boundary(start) || !self.text.is_char_boundary(end) {
-            return Err(Problem::error(
-                at(),
-                format!(
-                    "the text run {start}..{end} cuts a character in two; runs start and end on character boundaries"
-                ),
-            ));
-        }
-        Ok(())
+        Problem::error(
+            at(),
+            format!(
+                "the text run {start}..{end} cuts a character in two; runs start and end on character boundaries"
+            ),
+        )
     }
 
     /// The row `row` of a call's input, checked to exist.
@@ -459,6 +472,15 @@ impl Page {
             .collect();
         (b.finish(), out)
     }
+}
+
+/// Whether the run `r` lies inside `text` and starts and ends on character boundaries
+/// (a boundary is the end, or a byte that does not continue a UTF-8 sequence).
+#[inline(always)]
+fn run_ok(text: &[u8], r: TextRef) -> bool {
+    let (start, end) = (r.offset as usize, r.offset as usize + r.len as usize);
+    let boundary = |i: usize| text.get(i).is_none_or(|&b| (b as i8) >= -0x40);
+    end <= text.len() && boundary(start) && boundary(end)
 }
 
 /// A date cell's value word; `None` when it is not a calendar date.
@@ -614,15 +636,23 @@ impl Candidates {
     }
 
     /// The position among a member's cell paths (`paths`) of the cell this reference
-    /// reads, trying position `hint` first.
-    #[inline]
+    /// reads, trying position `hint` first: one comparison when the member has its cells
+    /// in the order of the one before, as the members of one page usually do.
+    #[inline(always)]
     pub fn find(&self, paths: &[u32], hint: &mut usize) -> Option<usize> {
+        if let [one] = self.ids.as_slice()
+            && paths.get(*hint) == Some(one)
+        {
+            return Some(*hint);
+        }
+        self.search(paths, hint)
+    }
+
+    /// [`Candidates::find`] when the hint missed.
+    fn search(&self, paths: &[u32], hint: &mut usize) -> Option<usize> {
         match self.ids.as_slice() {
             [] => None,
             [one] => {
-                if paths.get(*hint) == Some(one) {
-                    return Some(*hint);
-                }
                 let i = paths.iter().position(|p| p == one)?;
                 *hint = i;
                 Some(i)

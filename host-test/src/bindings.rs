@@ -12,7 +12,7 @@ pub use connect::webhook::config::{
     Trigger,
 };
 pub use connect::webhook::page::{
-    CellKind, ChangeKind, Page, RecordChange as PageRecordChange, Sample as PageSample, TextRef,
+    CellKind, ChangeKind, Changes, Page, Sample as PageSample, TextRef,
 };
 pub use connect::webhook::types::{
     AccessToken, Date, Header, HttpMethod, HttpRequest, Instant, OauthError, OverLimit, Problem,

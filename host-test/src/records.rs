@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::bindings::{ChangeKind, Date, Instant, Page, PageRecordChange, TextRef, Value};
+use crate::bindings::{ChangeKind, Changes, Date, Instant, Page, TextRef, Value};
 
 /// One attribute of a member; related-entity attributes have paths longer than one
 /// (`["Class", "Name"]` for `[Class].[Name]`).
@@ -58,6 +58,9 @@ pub struct Sample {
     /// Its prior state, for `PRIOR` and `CHANGED*`.
     pub prior: Option<Vec<Attribute>>,
 }
+
+/// The row that stands for none in `new-states` and `prior-states`.
+pub const NO_ROW: u32 = u32::MAX;
 
 /// The WIT `cell-kind` numbers, as `cell-kinds` holds them.
 const CELL_NULL: u8 = 0;
@@ -183,24 +186,33 @@ impl PageBuilder {
         row
     }
 
-    /// Append a change and its states.
-    pub fn change(&mut self, c: &RecordChange) -> PageRecordChange {
-        PageRecordChange {
-            event_id: self.text(&c.event_id),
-            kind: c.kind,
-            entity: self.text(&c.entity),
-            code: self.text(&c.code),
-            new_state: c
-                .new_state
-                .as_ref()
-                .map(|m| self.member(&m.code, &m.attributes)),
-            prior_state: c
-                .prior_state
-                .as_ref()
-                .map(|m| self.member(&m.code, &m.attributes)),
-            changed_by: self.text(&c.changed_by),
-            at: c.at,
-        }
+    /// Append a change and its states to `changes`.
+    pub fn change(&mut self, c: &RecordChange, changes: &mut Changes) {
+        let mut run = |s: &str, column: &mut Vec<u32>| {
+            let r = self.text(s);
+            column.extend([r.offset, r.len]);
+        };
+        run(&c.event_id, &mut changes.event_ids);
+        run(&c.entity, &mut changes.entities);
+        run(&c.code, &mut changes.codes);
+        run(&c.changed_by, &mut changes.changed_by);
+        changes.kinds.push(match c.kind {
+            ChangeKind::Added => 0,
+            ChangeKind::Updated => 1,
+            ChangeKind::Deleted => 2,
+        });
+        let new = c
+            .new_state
+            .as_ref()
+            .map(|m| self.member(&m.code, &m.attributes));
+        let prior = c
+            .prior_state
+            .as_ref()
+            .map(|m| self.member(&m.code, &m.attributes));
+        changes.new_states.push(new.unwrap_or(NO_ROW));
+        changes.prior_states.push(prior.unwrap_or(NO_ROW));
+        changes.at_seconds.push(c.at.seconds);
+        changes.at_nanoseconds.push(c.at.nanoseconds);
     }
 
     /// The page written so far.
@@ -219,9 +231,22 @@ pub fn page_of_members(members: &[Member]) -> Page {
 }
 
 /// The page of the changes' states, and the changes over it.
-pub fn page_of_changes(changes: &[RecordChange]) -> (Page, Vec<PageRecordChange>) {
+pub fn page_of_changes(changes: &[RecordChange]) -> (Page, Changes) {
     let mut b = PageBuilder::default();
-    let out = changes.iter().map(|c| b.change(c)).collect();
+    let mut out = Changes {
+        event_ids: Vec::with_capacity(changes.len() * 2),
+        entities: Vec::with_capacity(changes.len() * 2),
+        codes: Vec::with_capacity(changes.len() * 2),
+        changed_by: Vec::with_capacity(changes.len() * 2),
+        kinds: Vec::with_capacity(changes.len()),
+        new_states: Vec::with_capacity(changes.len()),
+        prior_states: Vec::with_capacity(changes.len()),
+        at_seconds: Vec::with_capacity(changes.len()),
+        at_nanoseconds: Vec::with_capacity(changes.len()),
+    };
+    for c in changes {
+        b.change(c, &mut out);
+    }
     (b.finish(), out)
 }
 

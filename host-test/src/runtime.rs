@@ -17,9 +17,9 @@ use wasmtime::{
 };
 
 use crate::bindings::{
-    AccessToken, Configuration, Header, HttpRequest, Instant, Member, OauthError, Page,
-    PageRecordChange, PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode,
-    Sample, Strategy, Value, Verdict, WebhookProvider, WebhookProviderPre,
+    AccessToken, Changes, Configuration, Header, HttpRequest, Instant, Member, OauthError, Page,
+    PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode, Sample, Strategy,
+    Value, Verdict, WebhookProvider, WebhookProviderPre,
 };
 use crate::error::HostError;
 use crate::limits::{
@@ -331,6 +331,11 @@ fn engine(options: EngineOptions) -> Result<Engine, HostError> {
     config.wasm_component_model(true);
     config.consume_fuel(options.fuel);
     config.epoch_interruption(true);
+    // For profiling guest code with `perf record` (BENCHMARKS.md, "Profiling"): wasmtime
+    // writes /tmp/perf-<pid>.map naming each compiled guest function.
+    if std::env::var_os("WEBHOOK_PROVIDER_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if options.pooling {
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(POOLED_INSTANCES)
@@ -574,7 +579,7 @@ impl Session {
     pub fn on_changes_page(
         &mut self,
         page: &Page,
-        changes: &[PageRecordChange],
+        changes: &Changes,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
         let plan = self.plan;

@@ -2,8 +2,8 @@
 //! output caps. Counts string and list payloads, not the canonical ABI's fixed overhead.
 
 use crate::bindings::{
-    Attribute, Configuration, Field, FieldValue, Header, HttpRequest, Member, Page,
-    PageRecordChange, RecordChange, RenderContext, Sample, Strategy, Value,
+    Attribute, Changes, Configuration, Field, FieldValue, Header, HttpRequest, Member, Page,
+    RecordChange, RenderContext, Sample, Strategy, Value,
 };
 
 /// Payload bytes of a value.
@@ -87,11 +87,15 @@ impl WireSize for Page {
     }
 }
 
-/// A change over a page: 56 bytes at its canonical ABI size (its strings are in the
-/// page's text).
-impl WireSize for PageRecordChange {
+/// Changes over a page: their columns at their canonical ABI sizes (their strings are
+/// in the page's text).
+impl WireSize for Changes {
     fn wire_size(&self) -> usize {
-        56
+        4 * (self.event_ids.len() + self.entities.len() + self.codes.len())
+            + 4 * (self.changed_by.len() + self.new_states.len() + self.prior_states.len())
+            + self.kinds.len()
+            + 8 * self.at_seconds.len()
+            + 4 * self.at_nanoseconds.len()
     }
 }
 

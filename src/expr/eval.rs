@@ -13,7 +13,7 @@ use super::check::{AttrRef, Kind, Node};
 use super::func::{self, Func, MAX_FIXED_ARGS};
 use super::lex::{Op, clip};
 use super::parse::join;
-use super::{EvalError, MAX_TEXT_BYTES, Record, Scope, Usage};
+use super::{EvalError, MAX_TEXT_BYTES, Record, Scope, Usage, ValueRef};
 use crate::model::{Attribute, Span};
 use crate::page::{Candidates, CellValue, Page};
 use crate::value::{Date, Decimal, Instant, Value};
@@ -224,6 +224,41 @@ pub(crate) fn read<'v>(record: &Record<'v>, attr: &AttrRef) -> Val<'v> {
                 None => Val::Null,
             }
         }
+    }
+}
+
+/// The value `attr` refers to in `record`, as a borrowed view: [`read`] without building
+/// a [`Val`], for a field that is one attribute.
+#[inline]
+pub(crate) fn read_ref<'v>(record: &Record<'v>, attr: &AttrRef) -> ValueRef<'v> {
+    if let Record::Row(row) = record
+        && let Some(candidates) = row.bound.slot(attr.slot.load(Relaxed))
+    {
+        let before = attr.hint.load(Relaxed);
+        let mut hint = before;
+        let Some(i) = candidates.find(row.paths, &mut hint) else {
+            return ValueRef::Null;
+        };
+        if hint != before {
+            attr.hint.store(hint, Relaxed);
+        }
+        return match row.cell(i) {
+            CellValue::Null => ValueRef::Null,
+            CellValue::Text(t) => ValueRef::Text(row.page.str(t)),
+            CellValue::Decimal(d) => ValueRef::Decimal(d),
+            CellValue::Boolean(b) => ValueRef::Boolean(b),
+            CellValue::Date(d) => ValueRef::Date(d),
+            CellValue::DateTime(i) => ValueRef::DateTime(i),
+        };
+    }
+    match read(record, attr) {
+        Val::Text(Cow::Borrowed(t)) => ValueRef::Text(t),
+        // A read lends the record's text and never owns any: this arm is never taken.
+        Val::Text(Cow::Owned(_)) | Val::Null => ValueRef::Null,
+        Val::Num(d) => ValueRef::Decimal(d),
+        Val::Bool(b) => ValueRef::Boolean(b),
+        Val::Date(d) => ValueRef::Date(d),
+        Val::DateTime(i) => ValueRef::DateTime(i),
     }
 }
 

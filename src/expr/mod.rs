@@ -328,6 +328,10 @@ impl Expr {
         scope: &Scope,
         write: impl FnOnce(ValueRef<'_>) -> R,
     ) -> Result<R, EvalError> {
+        // The commonest field by far: one attribute, written straight from its cell.
+        if let check::Kind::Attr(a) = &self.inner.root.kind {
+            return Ok(write(eval::read_ref(&scope.record, a)));
+        }
         let cx = eval::Cx {
             scope,
             usage: self.inner.usage,

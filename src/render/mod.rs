@@ -98,7 +98,7 @@ impl Layout {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(key);
+            put(out, key);
             match slot {
                 Slot::Json(j) => out.extend_from_slice(j),
                 Slot::Expr(e, path) => e
@@ -129,12 +129,73 @@ fn eval_error(err: EvalError, path: &str, code: &str) -> RenderError {
     RenderError::Evaluation(Problem::error(path, message).at(err.span))
 }
 
-/// Write `s` as a JSON string.
+/// Whether any of the eight bytes of `w` needs escaping in a JSON string (a control
+/// character, `"` or `\`): the zero-byte test of "Bit Twiddling Hacks", one word at a
+/// time. Exact for the yes-or-no question, which is all it answers.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * n as u64) & !x & HIGH;
+    let control = below(w, 0x20);
+    let quote = below(w ^ (ONES * b'"' as u64), 1);
+    let backslash = below(w ^ (ONES * b'\\' as u64), 1);
+    (control | quote | backslash) != 0
+}
+
+/// Append `s` to `out`. Short runs (keys, most values) are copied a word at a time
+/// inline: through wasm, a variable-length copy is a `memory.copy`, which wasmtime runs
+/// as a call into the host costing more than copying a few dozen bytes.
+#[inline(always)]
+fn put(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() > SHORT_RUN {
+        out.extend_from_slice(s);
+        return;
+    }
+    out.reserve(s.len());
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let w: [u8; 8] = w.try_into().unwrap_or_default();
+        out.extend_from_slice(&w);
+    }
+    for &b in words.remainder() {
+        out.push(b);
+    }
+}
+
+/// The longest run [`put`] copies word by word: past it one bulk copy is cheaper.
+const SHORT_RUN: usize = 64;
+
+/// Write `s` as a JSON string. Text without anything to escape (nearly all of it) is
+/// scanned eight bytes at a time, its last few bytes as one word padded with spaces, and
+/// copied in one piece.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        if needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default())) {
+            return escape_from(out, bytes, i);
+        }
+        i += 8;
+    }
+    let mut tail = [b' '; 8];
+    tail[..bytes.len() - i].copy_from_slice(&bytes[i..]);
+    if needs_escape(u64::from_le_bytes(tail)) {
+        return escape_from(out, bytes, i);
+    }
+    put(out, bytes);
+    out.push(b'"');
+}
+
+/// The rest of [`write_str`] from byte `from`, where something may need escaping: byte by
+/// byte, copying the runs between escapes whole.
+#[cold]
+fn escape_from(out: &mut Vec<u8>, bytes: &[u8], from: usize) {
+    out.extend_from_slice(&bytes[..from]);
+    let mut start = from;
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

@@ -688,3 +688,40 @@ fn reserved_headers_cannot_be_configured() {
         ]
     );
 }
+
+#[test]
+fn strings_are_escaped_exactly_at_every_position_of_a_word() {
+    // Every character that needs escaping, at each of the eight positions of a word and
+    // past the last whole word, beside multi-byte characters.
+    let specials: Vec<char> = (0u8..0x20)
+        .map(char::from)
+        .chain(['"', '\\', '\u{7f}', 'é', '€', '😀'])
+        .collect();
+    for c in &specials {
+        for at in 0..19 {
+            let s: String = "abcdefghijklmnopqrs"
+                .chars()
+                .enumerate()
+                .map(|(i, x)| if i == at { *c } else { x })
+                .collect();
+            let mut out = Vec::new();
+            write_str(&mut out, &s);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
+            // Only what JSON requires is escaped: the rest is copied as it is.
+            let escaped = out.iter().filter(|&&b| b == b'\\').count();
+            let needed = match *c {
+                '\\' => 2,
+                '"' => 1,
+                c if c < ' ' => 1,
+                _ => 0,
+            };
+            assert_eq!(
+                escaped,
+                needed,
+                "{s:?} -> {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+}
