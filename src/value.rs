@@ -267,6 +267,22 @@ impl PartialOrd for Decimal {
 
 impl Ord for Decimal {
     fn cmp(&self, other: &Self) -> Ordering {
+        // The common case, exactly and in 64-bit arithmetic: both mantissas fit in an i64
+        // and one is brought to the other's scale. (128-bit multiplication and division
+        // are library calls in wasm; this keeps a filter's `[MSRP] > 100` off them.)
+        let diff = self.scale.abs_diff(other.scale);
+        if let (Ok(a), Ok(b)) = (i64::try_from(self.mantissa), i64::try_from(other.mantissa))
+            && let Some(p) = 10i64.checked_pow(diff)
+        {
+            let (x, y) = if self.scale < other.scale {
+                (a.checked_mul(p), Some(b))
+            } else {
+                (Some(a), b.checked_mul(p))
+            };
+            if let (Some(x), Some(y)) = (x, y) {
+                return x.cmp(&y);
+            }
+        }
         let (a, b) = (self.normalized(), other.normalized());
         match a.aligned(b) {
             Some((x, y, _)) => x.cmp(&y),
@@ -594,6 +610,55 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_order_is_exact_on_the_64_bit_path_and_off_it() {
+        let mantissas = [
+            0i128,
+            1,
+            -1,
+            5,
+            10,
+            100,
+            999,
+            -1000,
+            123_456_789,
+            i64::MAX as i128,
+            i64::MIN as i128,
+            i64::MAX as i128 + 1,
+            10i128.pow(30),
+            -(10i128.pow(30)),
+        ];
+        let scales = [0u32, 1, 2, 5, 18, 19, 28];
+        let reference = |a: Decimal, b: Decimal| {
+            let (a, b) = (a.normalized(), b.normalized());
+            a.aligned(b).map(|(x, y, _)| x.cmp(&y))
+        };
+        for &m1 in &mantissas {
+            for &s1 in &scales {
+                for &m2 in &mantissas {
+                    for &s2 in &scales {
+                        let a = Decimal {
+                            mantissa: m1,
+                            scale: s1,
+                        };
+                        let b = Decimal {
+                            mantissa: m2,
+                            scale: s2,
+                        };
+                        if let Some(want) = reference(a, b) {
+                            assert_eq!(a.cmp(&b), want, "{a} vs {b}");
+                            assert_eq!(b.cmp(&a), want.reverse(), "{b} vs {a}");
+                        }
+                    }
+                }
+            }
+        }
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(d("100"), d("100.00"));
+        assert!(d("100.01") > d("100"));
+        assert!(d("-0.5") < d("0"));
+    }
 
     #[test]
     fn decimals_parse_normalise_and_print_exactly() {
