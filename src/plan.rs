@@ -174,15 +174,16 @@ impl Plan {
         );
 
         let r = &strategy.run_options;
+        // A disabled trigger's filter is compiled all the same: a mistake in it is an
+        // error now, not when someone enables the trigger.
         let mut trigger = |t: &crate::model::Trigger, key: &str, usage: Usage| {
-            t.enabled.then(|| {
-                compile_filter(
-                    t.filter.as_deref(),
-                    &format!("strategy.run-options.{key}.filter"),
-                    usage,
-                    &mut problems,
-                )
-            })
+            let filter = compile_filter(
+                t.filter.as_deref(),
+                &format!("strategy.run-options.{key}.filter"),
+                usage,
+                &mut problems,
+            );
+            t.enabled.then_some(filter)
         };
         let added = trigger(&r.added, "added", Usage::Added);
         let updated = trigger(&r.updated, "updated", Usage::Updated);
@@ -467,6 +468,35 @@ mod tests {
                 ("strategy.schedules[2].filter", Severity::Error, true),
                 ("strategy.schedules[2].cron", Severity::Warning, true),
             ]
+        );
+    }
+
+    #[test]
+    fn a_disabled_triggers_filter_is_still_checked() {
+        let (c, mut s) = pair();
+        s.schedules.clear();
+        s.run_options.added.filter = None;
+        s.run_options.deleted = Trigger {
+            enabled: false,
+            filter: Some("[Status] = ".into()),
+        };
+        let problems = Plan::compile(c.clone(), s.clone(), &UtcOnly).unwrap_err();
+        let p = problems
+            .iter()
+            .find(|p| {
+                p.path == "strategy.run-options.deleted.filter" && p.severity == Severity::Error
+            })
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(p.span.is_some());
+        // A valid filter on a disabled trigger compiles, with the warning that it is unused.
+        s.run_options.deleted.filter = Some("[Status] = 'Gone'".into());
+        let plan = Plan::compile(c, s, &UtcOnly).unwrap();
+        assert!(
+            plan.warnings()
+                .iter()
+                .any(|w| w.path == "strategy.run-options.deleted.filter"),
+            "{:?}",
+            plan.warnings()
         );
     }
 

@@ -372,10 +372,9 @@ fn body_fields(path: &str, fields: &[Field], is_body: bool, out: &mut Vec<Proble
                 out.push(Problem::error(
                     &key_path,
                     format!(
-                        "the key {:?} and the key {:?} (entry {}) clash: {short:?} cannot be both a value and an object; rename one",
+                        "the key {:?} and the key {:?} (at {path}[{j}].key) clash: {short:?} cannot be both a value and an object; rename one",
                         f.key,
                         g.key,
-                        j + 1
                     ),
                 ));
             }
@@ -421,9 +420,8 @@ fn fields_common(path: &str, fields: &[Field], what: &str, fold: bool, out: &mut
             out.push(Problem::error(
                 &key_path,
                 format!(
-                    "the {what} {:?} is defined twice (first as entry {}); each name may appear once",
+                    "the {what} {:?} is defined twice (first at {path}[{j}].key); each name may appear once",
                     f.key,
-                    j + 1
                 ),
             ));
         }
@@ -481,6 +479,43 @@ mod tests {
 
     fn paths(c: &Configuration, s: &Strategy) -> Vec<String> {
         check(c, s).into_iter().map(|p| p.path).collect()
+    }
+
+    #[test]
+    fn a_message_names_its_twin_by_the_twins_path() {
+        let (mut c, mut s) = valid();
+        c.query = (0..6)
+            .map(|i| {
+                text(
+                    if i == 5 {
+                        "q4"
+                    } else {
+                        ["q0", "q1", "q2", "q3", "q4"][i]
+                    },
+                    "v",
+                )
+            })
+            .collect();
+        s.records = vec![text("A", "x"), text("B", "x"), text("A.B", "x")];
+        let problems = check(&c, &s);
+        let dup = problems
+            .iter()
+            .find(|p| p.path == "configuration.query[5].key")
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(
+            dup.message.contains("first at configuration.query[4].key"),
+            "{}",
+            dup.message
+        );
+        let clash = problems
+            .iter()
+            .find(|p| p.path == "strategy.records[2].key")
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(
+            clash.message.contains("(at strategy.records[0].key)"),
+            "{}",
+            clash.message
+        );
     }
 
     #[test]

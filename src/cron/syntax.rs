@@ -20,6 +20,8 @@ struct FieldDef {
     star_max: u32,
     /// Names standing for `min`, `min + 1`, ...
     names: &'static [&'static str],
+    /// The same in full (`FEBRUARY`, `MONDAY`), which NCrontab and Quartz users write too.
+    full_names: &'static [&'static str],
     /// Names are month or day names, for messages.
     name_kind: &'static str,
 }
@@ -31,6 +33,7 @@ const SECOND: FieldDef = FieldDef {
     max: 59,
     star_max: 59,
     names: &[],
+    full_names: &[],
     name_kind: "",
 };
 const MINUTE: FieldDef = FieldDef {
@@ -55,22 +58,45 @@ const MONTH_DAY: FieldDef = FieldDef {
 };
 const MONTH: FieldDef = FieldDef {
     name: "month",
-    allowed: "months are 1-12 or JAN-DEC",
+    allowed: "months are 1-12, JAN-DEC or their full names",
     min: 1,
     max: 12,
     star_max: 12,
     names: &[
         "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
     ],
+    full_names: &[
+        "JANUARY",
+        "FEBRUARY",
+        "MARCH",
+        "APRIL",
+        "MAY",
+        "JUNE",
+        "JULY",
+        "AUGUST",
+        "SEPTEMBER",
+        "OCTOBER",
+        "NOVEMBER",
+        "DECEMBER",
+    ],
     name_kind: "a month name",
 };
 const WEEK_DAY: FieldDef = FieldDef {
     name: "day-of-week",
-    allowed: "days of the week are 0-7 (0 and 7 are Sunday) or SUN-SAT, with nL or n#k",
+    allowed: "days of the week are 0-7 (0 and 7 are Sunday), SUN-SAT or their full names, with nL or n#k",
     min: 0,
     max: 7,
     star_max: 6,
     names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+    full_names: &[
+        "SUNDAY",
+        "MONDAY",
+        "TUESDAY",
+        "WEDNESDAY",
+        "THURSDAY",
+        "FRIDAY",
+        "SATURDAY",
+    ],
     name_kind: "a day name",
 };
 
@@ -529,6 +555,13 @@ fn value(def: &FieldDef, text: &str) -> Result<u32, String> {
         };
     }
     if let Some(i) = def.names.iter().position(|n| n.eq_ignore_ascii_case(text)) {
+        return Ok(def.min + i as u32);
+    }
+    if let Some(i) = def
+        .full_names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(text))
+    {
         return Ok(def.min + i as u32);
     }
     let what = if text.is_empty() {

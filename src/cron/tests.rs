@@ -302,12 +302,35 @@ fn nth_and_last_day_of_week() {
 }
 
 #[test]
+fn full_month_and_day_names_are_read_as_ncrontab_and_quartz_read_them() {
+    let from = "2024-01-01T00:00:00Z";
+    assert_eq!(
+        fires("0 9 * February-March Monday-Friday", "UTC", from, 2),
+        fires("0 9 * FEB-MAR MON-FRI", "UTC", from, 2)
+    );
+    assert_eq!(
+        fires("0 0 1 * * Wednesday", "UTC", from, 1),
+        ["2024-01-03T01:00:00+00:00"]
+    );
+    // A name is the abbreviation or the whole name, nothing between.
+    let e = errors("0 0 * Febr *");
+    assert!(
+        e[0].message.contains("is not a month name"),
+        "{}",
+        e[0].message
+    );
+    assert!(e[0].message.contains("full names"), "{}", e[0].message);
+}
+
+#[test]
 fn names_seven_and_question_mark_are_synonyms() {
     let from = "2024-01-01T00:00:00Z";
     let want = fires("0 0 * 1,7 0", "UTC", from, 12);
     assert_eq!(want.len(), 12);
     for expr in [
         "0 0 * JAN,jul sun",
+        "0 0 * January,JULY Sunday",
+        "0 0 ? january,Jul 7",
         "0 0 ? Jan,Jul 7",
         "0 0 ? 1,7 SUN",
         "0 0 0 * 1,7 0",

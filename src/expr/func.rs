@@ -238,7 +238,7 @@ pub(crate) static FUNCTIONS: &[Spec] = &[
             ("value if true", V),
             ("value if false", V),
         ],
-        min: 2,
+        min: 3,
         variadic: false,
         ret: Ty::Any,
     },
@@ -514,6 +514,7 @@ pub(crate) fn apply<'v>(
             let pattern = Pattern::compile(&text_or_empty(&pattern)).map_err(|m| err(m, at(1)))?;
             Val::Bool(
                 pattern
+                    .anywhere()
                     .matches(&text_or_empty(&text))
                     .map_err(|m| err(m, span))?,
             )

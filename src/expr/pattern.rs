@@ -8,8 +8,10 @@
 //!   one character not listed; inside brackets `*`, `?` and `#` stand for themselves;
 //! - any other character stands for itself.
 //!
-//! The pattern must match the whole text (`"BK*"` means "starts with BK", `"*BK*"` means
-//! "contains BK"), and letters match in any case, like every text comparison here.
+//! `CONTAINSPATTERN` is true when the text *contains* a match of the pattern, as its name
+//! says: `"M68"` is found in `BK-M68B-42`, `"-##"` in any text with a dash and two digits
+//! (to test a whole text, compare it with `=`, or use `STARTSWITH`/`ENDSWITH`). Letters
+//! match in any case, like every text comparison here.
 
 use super::MAX_PATTERN_STEPS;
 use super::eval::fold;
@@ -103,6 +105,17 @@ impl Pattern {
         Ok(Pattern(pieces))
     }
 
+    /// The pattern found anywhere in a text: with a `*` before and after it.
+    pub(crate) fn anywhere(mut self) -> Pattern {
+        if self.0.first() != Some(&Piece::Any) {
+            self.0.insert(0, Piece::Any);
+        }
+        if self.0.last() != Some(&Piece::Any) {
+            self.0.push(Piece::Any);
+        }
+        self
+    }
+
     /// Whether the whole of `text` matches; `Err` when matching would take more than
     /// [`MAX_PATTERN_STEPS`] steps.
     pub(crate) fn matches(&self, text: &str) -> Result<bool, String> {
@@ -172,7 +185,19 @@ mod tests {
         assert!(m("BK-M68B-42", "bk-*-##"));
         assert!(!m("BK-M68B-4x", "BK-*-##"));
         assert!(m("BK-M68B-42", "*M68?*"));
-        assert!(!m("BK-M68B-42", "M68*"), "the whole text must match");
+        assert!(!m("BK-M68B-42", "M68*"), "matches() is the whole text");
+        let found = |text: &str, pattern: &str| {
+            Pattern::compile(pattern)
+                .unwrap()
+                .anywhere()
+                .matches(text)
+                .unwrap()
+        };
+        assert!(found("BK-M68B-42", "M68"), "the issue's case: contained");
+        assert!(found("BK-M68B-42", "m68?-##"));
+        assert!(found("BK-M68B-42", ""));
+        assert!(!found("BK-M68B-42", "M69"));
+        assert!(!found("", "?"));
         assert!(m("", "*"));
         assert!(!m("", "?"));
         assert!(m("abc", "a*c"));

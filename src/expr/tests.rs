@@ -268,8 +268,19 @@ fn null_in_logic_is_three_valued() {
     assert_eq!(show("[Missing] > 1 OR FALSE"), "null");
     assert_eq!(show("NOT([Missing] > 1)"), "null");
     assert_eq!(show("IF([Missing] > 1, 'yes', 'no')"), "\"no\"");
-    assert_eq!(show("IF([MSRP] > 1, 'yes')"), "\"yes\"");
-    assert_eq!(show("IF([MSRP] < 1, 'yes')"), "null");
+}
+
+#[test]
+fn if_takes_exactly_three_arguments() {
+    for text in [
+        "IF([MSRP] > 1, 'yes')",
+        "IF([MSRP] > 1)",
+        "IF([MSRP] > 1, 'a', 'b', 'c')",
+    ] {
+        let (m, column) = compile_error(text, Usage::Preview);
+        assert!(m.contains("IF takes 3 arguments"), "{text}: {m}");
+        assert_eq!(column, 1, "{text}");
+    }
 }
 
 #[test]
@@ -368,8 +379,12 @@ fn containspattern_uses_like_wildcards() {
     assert_eq!(show("CONTAINSPATTERN([Code], 'BK-*-##')"), "true");
     assert_eq!(show("CONTAINSPATTERN([Code], 'bk-m??b*')"), "true");
     assert_eq!(show("CONTAINSPATTERN([Code], '[A-C]K*')"), "true");
-    assert_eq!(show("CONTAINSPATTERN([Code], '[!B]*')"), "false");
-    assert_eq!(show("CONTAINSPATTERN([Code], 'M68')"), "false");
+    // Contained, not whole: some character is not B, and M68 is inside BK-M68B-42.
+    assert_eq!(show("CONTAINSPATTERN([Code], '[!B]*')"), "true");
+    assert_eq!(show("CONTAINSPATTERN([Code], 'M68')"), "true");
+    assert_eq!(show("CONTAINSPATTERN([Code], 'M68B-##')"), "true");
+    assert_eq!(show("CONTAINSPATTERN([Code], 'M69')"), "false");
+    assert_eq!(show("CONTAINSPATTERN([Code], '[!A-Z0-9-]')"), "false");
     let (m, _) = compile_error("CONTAINSPATTERN([Code], '[abc')", Usage::Preview);
     assert!(m.contains("never closed"), "{m}");
 }

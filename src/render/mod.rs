@@ -341,7 +341,7 @@ impl Plan {
     ) -> Result<Vec<HttpRequest>, RenderError> {
         self.check_count(changes.len())?;
         let bound = self.bind(page);
-        let run_as = &self.strategy().run_options.run_as_user;
+        let run_as = self.strategy().run_options.run_as_user.trim();
         let entity = &self.strategy().entity;
         let mut items = Vec::with_capacity(changes.len());
         for (i, ch) in changes.iter().enumerate() {
@@ -362,7 +362,9 @@ impl Plan {
                 }
             }
             let (code, event_id) = (page.str(ch.code), page.str(ch.event_id));
-            if page.str(ch.changed_by).eq_ignore_ascii_case(run_as)
+            // User names compare as the platform compares them: surrounding spaces
+            // trimmed, letter case ignored.
+            if page.str(ch.changed_by).trim().eq_ignore_ascii_case(run_as)
                 || !page.str(ch.entity).eq_ignore_ascii_case(entity)
             {
                 continue; // loop prevention; other entities' changes are not for this strategy

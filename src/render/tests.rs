@@ -725,3 +725,22 @@ fn strings_are_escaped_exactly_at_every_position_of_a_word() {
         }
     }
 }
+
+#[test]
+fn the_run_as_user_compares_trimmed_and_in_any_case_as_the_platform_does() {
+    let mut s = strategy();
+    s.run_options.run_as_user = " svc-crm-sync ".into();
+    let p = plan(config(), s);
+    for by in ["svc-crm-sync", " SVC-CRM-SYNC ", "Svc-Crm-Sync\t"] {
+        let mut c = change("e1", ChangeKind::Added, member("A", "n"), None);
+        c.changed_by = by.into();
+        assert_eq!(
+            p.on_changes(&[c], &ctx()),
+            Ok(vec![]),
+            "{by:?} is the run-as user"
+        );
+    }
+    let mut c = change("e1", ChangeKind::Added, member("A", "n"), None);
+    c.changed_by = "svc-crm-sync2".into();
+    assert_eq!(p.on_changes(&[c], &ctx()).unwrap().len(), 1);
+}
