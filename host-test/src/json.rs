@@ -31,10 +31,11 @@ pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, FormatError>
     parse(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))
 }
 
-/// Parse JSON text into `T`, naming the key path, line and column on error.
+/// Parse JSON text into `T`, naming the key path, line and column on error. The text
+/// must end where the document ends: anything but white space after it is an error.
 pub fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, FormatError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         FormatError(if path == "." {
@@ -42,7 +43,13 @@ pub fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, FormatError>
         } else {
             format!("at {path}: {inner}")
         })
-    })
+    })?;
+    de.end().map_err(|e| {
+        FormatError(format!(
+            "the JSON document ends before the text does; remove what follows it ({e})"
+        ))
+    })?;
+    Ok(value)
 }
 
 /// A header, query or body entry: a key with exactly one of `text` or `expression`.
@@ -695,6 +702,16 @@ mod tests {
                 .0
                 .contains("record.Tags")
         );
+    }
+
+    #[test]
+    fn a_document_ends_where_its_json_ends() {
+        assert_eq!(parse::<Vec<u32>>(" [1, 2]\n\t ").unwrap(), [1, 2]);
+        for bad in ["[] x", "[1] [2]", "{} ,", "[]}"] {
+            let e = parse::<Json>(bad).unwrap_err();
+            assert!(e.0.contains("trailing characters"), "{bad}: {}", e.0);
+            assert!(e.0.contains("line 1"), "{bad}: {}", e.0);
+        }
     }
 
     #[test]

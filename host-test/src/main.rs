@@ -48,7 +48,7 @@ struct DeliveryArgs {
     allow_http: bool,
     /// Let this host through the SSRF guard although it resolves to a private,
     /// loopback or other internal address (repeatable).
-    #[arg(long = "allow-host", value_name = "HOST")]
+    #[arg(long = "allow-host", value_name = "HOST", value_parser = allow_host)]
     allow_hosts: Vec<String>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs())]
@@ -194,6 +194,35 @@ enum Command {
     },
 }
 
+/// `println!` for the command's output, ending the command quietly (exit 0) when stdout
+/// is closed, as it is under `host-test render ... | head -1`: `println!` would panic and
+/// exit 101 with a message about a broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with the same rule as [`out!`].
+macro_rules! out_part {
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))
+    };
+}
+
+/// Write to stdout; a closed stdout ends the process quietly, any other failure says so.
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("host-test: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -235,7 +264,7 @@ fn session_or_problems(
         Ok(s) => Ok(Some(s)),
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                println!("{}", json::problem_line(p));
+                out!("{}", json::problem_line(p));
             }
             Ok(None)
         }
@@ -278,12 +307,12 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {
-            println!("error: {e}");
+            out!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
     if reports.is_empty() {
-        println!("nothing to send: no change passed the strategy's triggers and filters");
+        out!("nothing to send: no change passed the strategy's triggers and filters");
     }
     for r in &reports {
         let status = r
@@ -296,7 +325,7 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
                 format!(": {w}")
             }
         };
-        println!(
+        out!(
             "{} {} ({} record(s), {} attempt(s), status {status}) {}{why}",
             r.outcome.word(),
             r.delivery_id,
@@ -366,7 +395,7 @@ fn serve(
             .outbox()
             .counts()
             .map_err(|e| e.to_string())?;
-        println!(
+        out!(
             "outbox {}: {} pending (resumed), {} delivered, {} dead",
             outbox.display(),
             counts.pending,
@@ -374,7 +403,7 @@ fn serve(
             counts.dead
         );
         // Last: whoever waits for this line can call the API at once.
-        println!("listening on http://{}", running.addr);
+        out!("listening on http://{}", running.addr);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
         tokio::select! {
@@ -383,13 +412,13 @@ fn serve(
         }
         let dispatcher = running.service.dispatcher();
         let grace = host_test::dispatch::SHUTDOWN_GRACE;
-        println!(
+        out!(
             "stopping: waiting up to {} s for attempts in flight",
             grace.as_secs()
         );
         let left = dispatcher.stop(grace).await;
         let stats = dispatcher.stats();
-        println!(
+        out!(
             "stopped: {} attempt(s), {} delivered, {} dead this run; {left} attempt(s) cut off in flight; pending deliveries stay in the outbox",
             stats.attempts, stats.delivered, stats.dead
         );
@@ -409,11 +438,11 @@ fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
         log,
         ..host_test::demo::DemoOptions::examples()
     };
-    println!(
+    out!(
         "demo: embedded webhook receiver and OAuth token endpoint on 127.0.0.1, the examples/ configuration and strategy, {changes} customer changes"
     );
     let summary = tokio_runtime()?.block_on(host_test::demo::run(&rt, &options))?;
-    print!("{}", summary.text());
+    out_part!("{}", summary.text());
     Ok(if summary.passed() {
         ExitCode::SUCCESS
     } else {
@@ -454,9 +483,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(mut session) => {
                     let warnings = session.warnings().map_err(|e| e.to_string())?;
                     for w in &warnings {
-                        println!("{}", json::problem_line(w));
+                        out!("{}", json::problem_line(w));
                     }
-                    println!(
+                    out!(
                         "ok: {:?} with strategy {:?} is valid ({} warning(s))",
                         config.name,
                         strategy.name,
@@ -466,13 +495,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Err(HostError::Invalid(problems)) => {
                     for p in &problems {
-                        println!("{}", json::problem_line(p));
+                        out!("{}", json::problem_line(p));
                     }
                     let errors = problems
                         .iter()
                         .filter(|p| matches!(p.severity, b::Severity::Error))
                         .count();
-                    println!("invalid: {errors} error(s)");
+                    out!("invalid: {errors} error(s)");
                     Ok(ExitCode::FAILURE)
                 }
                 Err(e) => Err(e.to_string()),
@@ -508,7 +537,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(requests) => {
                     let out: Vec<serde_json::Value> =
                         requests.iter().map(json::request_json).collect();
-                    println!(
+                    out!(
                         "{}",
                         serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
                     );
@@ -550,7 +579,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let sample = b::Sample { state, prior };
             match runtime()?.evaluate(&expression, &sample, &context) {
                 Ok(v) => {
-                    println!("{}", json::value_json(&v));
+                    out!("{}", json::value_json(&v));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(HostError::Problem(p)) => {
@@ -589,7 +618,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             match lines {
                 Ok(lines) => {
                     for line in lines {
-                        println!("{line}");
+                        out!("{line}");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -600,5 +629,56 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(e) => Err(e.to_string()),
             }
         }
+    }
+}
+
+/// An `--allow-host` value: a host name or an address, without a port. A `host:port` form
+/// is refused with what to write instead: the guard allows a host on every port, and a
+/// port that seemed to narrow it would not.
+fn allow_host(text: &str) -> Result<String, String> {
+    let bracketed = text.starts_with('[');
+    let port = if bracketed {
+        text.split_once("]:").map(|(_, p)| p)
+    } else if text.matches(':').count() == 1 {
+        text.split_once(':').map(|(_, p)| p)
+    } else {
+        None
+    };
+    if let Some(port) = port {
+        let host = text.trim_end_matches(port).trim_end_matches(':');
+        return Err(format!(
+            "--allow-host takes a host or an address without a port ({port:?} here): write --allow-host {host}, which allows every port of it"
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err("--allow-host needs a host name or an address".into());
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allow_host;
+
+    #[test]
+    fn allow_host_takes_hosts_and_addresses_and_refuses_ports_with_what_to_write() {
+        for ok in [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "hooks.example.com",
+        ] {
+            assert_eq!(allow_host(ok).as_deref(), Ok(ok));
+        }
+        for (bad, host) in [
+            ("localhost:8080", "localhost"),
+            ("127.0.0.1:9", "127.0.0.1"),
+            ("[::1]:443", "[::1]"),
+        ] {
+            let e = allow_host(bad).unwrap_err();
+            assert!(e.contains(&format!("write --allow-host {host},")), "{e}");
+        }
+        assert!(allow_host(" ").is_err());
     }
 }

@@ -329,7 +329,7 @@ fn format_problem(e: &j::FormatError) -> Json {
     let located = |key: &str| {
         message
             .rsplit_once(key)
-            .and_then(|(_, n)| n.split_whitespace().next())
+            .and_then(|(_, n)| n.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<u32>().ok())
     };
     problem(path, message, located(" line "), located(" column "))

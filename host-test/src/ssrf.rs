@@ -42,6 +42,11 @@ pub enum Forbidden {
     Documentation,
     /// 240.0.0.0/4 and 192.0.0.0/24 (IETF protocol assignments): reserved.
     Reserved,
+    /// 198.18.0.0/15 (RFC 2544): benchmarking networks, answered on some hosts' own
+    /// interfaces.
+    Benchmarking,
+    /// fec0::/10: the deprecated site-local range, still routed inside some networks.
+    SiteLocal,
 }
 
 impl Forbidden {
@@ -59,6 +64,8 @@ impl Forbidden {
             Forbidden::Metadata => "cloud metadata",
             Forbidden::Documentation => "documentation-only",
             Forbidden::Reserved => "reserved",
+            Forbidden::Benchmarking => "benchmarking (198.18.0.0/15)",
+            Forbidden::SiteLocal => "site-local (fec0::/10)",
         }
     }
 }
@@ -84,6 +91,7 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Forbidden> {
         (224..=239, _, _) => Forbidden::Multicast,
         (240..=255, _, _) | (192, 0, 0) => Forbidden::Reserved,
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => Forbidden::Documentation,
+        (198, 18..=19, _) => Forbidden::Benchmarking,
         _ => return None,
     })
 }
@@ -100,11 +108,17 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Forbidden> {
         _ if ip.is_loopback() => Forbidden::Loopback,
         [a, ..] if a & 0xfe00 == 0xfc00 => Forbidden::UniqueLocal,
         [a, ..] if a & 0xffc0 == 0xfe80 => Forbidden::LinkLocal,
+        [a, ..] if a & 0xffc0 == 0xfec0 => Forbidden::SiteLocal,
         [a, ..] if a & 0xff00 == 0xff00 => Forbidden::Multicast,
         [0x2001, 0xdb8, ..] => Forbidden::Documentation,
-        // ::a.b.c.d (deprecated IPv4-compatible) and 64:ff9b::/96 (NAT64) reach IPv4.
-        [0, 0, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => {
-            let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+        // ::a.b.c.d (deprecated IPv4-compatible), ::ffff:0:a.b.c.d (SIIT, RFC 2765) and
+        // 64:ff9b::/96 (NAT64) reach IPv4 in their last 32 bits; 2002::/16 (6to4) in the
+        // 32 bits after its prefix.
+        [0, 0, 0, 0, 0, 0, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
+        | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]
+        | [0x2002, hi, lo, ..] => {
+            let v4 = Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
             return classify_v4(v4);
         }
         _ => return None,
@@ -305,6 +319,21 @@ mod tests {
             ("93.184.216.34", None),
             ("2606:4700::1111", None),
             ("::ffff:8.8.8.8", None),
+            // Benchmarking networks, site-local, 6to4 and SIIT forms. Classified only:
+            // nothing is ever sent to an address outside 127.0.0.0/8 and ::1 to prove it.
+            ("198.18.0.1", Some(Benchmarking)),
+            ("198.19.255.255", Some(Benchmarking)),
+            ("198.17.255.255", None),
+            ("198.20.0.0", None),
+            ("fec0::1", Some(SiteLocal)),
+            ("feff:ffff::1", Some(SiteLocal)),
+            ("2002:7f00:1::", Some(Loopback)),
+            ("2002:a9fe:a9fe::1", Some(Metadata)),
+            ("2002:c0a8:0101::", Some(Private)),
+            ("2002:0808:0808::1", None),
+            ("::ffff:0:127.0.0.1", Some(Loopback)),
+            ("::ffff:0:a00:1", Some(Private)),
+            ("::ffff:0:8.8.8.8", None),
         ];
         for (text, want) in cases {
             let ip: IpAddr = text.parse().unwrap();

@@ -243,3 +243,42 @@ fn eval_passes_the_expression_conformance_file() {
     }
     assert_eq!(passed, 10);
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(["schedule", "--cron", "* * * * *", "--count", "100"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("host-test runs");
+    // Close the reading end before the command writes anything, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn allow_host_with_a_port_is_refused_with_what_to_write() {
+    let out = host_test(&[
+        "send",
+        "--config",
+        "x.json",
+        "--strategy",
+        "y.json",
+        "--changes",
+        "z.json",
+        "--allow-host",
+        "localhost:8080",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("write --allow-host localhost,"),
+        "{}",
+        text(&out)
+    );
+}

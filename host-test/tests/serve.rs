@@ -410,6 +410,12 @@ fn bad_requests_get_located_4xx_answers() {
     assert_eq!(status, 400, "{a}");
     assert!(a["problems"][0]["line"].is_u64(), "{a}");
 
+    // The body ends where the JSON document ends: trailing bytes are refused, not ignored.
+    let (status, a) = serve.call("POST", "/changes", b"[] x");
+    assert_eq!(status, 400, "{a}");
+    assert!(a["problems"][0]["line"].is_u64(), "{a}");
+    assert_eq!(serve.call("POST", "/changes", b"[]\n ").0, 202);
+
     let mut bad = change("C1", 1, "n");
     bad["at"] = json!("yesterday");
     let (status, a) = serve.post("/changes", &json!([change("C0", 1, "n"), bad]));
