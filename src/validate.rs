@@ -187,13 +187,22 @@ fn check_strategy(s: &Strategy, out: &mut Vec<Problem>) {
             out.push(Problem::error(
                 format!("{path}.name"),
                 format!(
-                    "the schedule name {:?} is already used by schedule {}; schedule names must be unique",
+                    "the schedule name {:?} is already used (at strategy.schedules[{first}].name); schedule names must be unique",
                     sch.name,
-                    first + 1
                 ),
             ));
         } else {
             seen.push((folded, i));
+        }
+        if sch
+            .time_zone
+            .as_deref()
+            .is_some_and(|z| z.trim().is_empty())
+        {
+            out.push(Problem::error(
+                format!("{path}.time-zone"),
+                "the time zone is empty; give an IANA name such as Europe/Paris, or leave time-zone out for UTC",
+            ));
         }
         if sch.cron.trim().is_empty() {
             out.push(Problem::error(
@@ -515,6 +524,50 @@ mod tests {
             clash.message.contains("(at strategy.records[0].key)"),
             "{}",
             clash.message
+        );
+    }
+
+    #[test]
+    fn an_empty_time_zone_is_refused_and_a_missing_one_is_utc() {
+        let (c, mut s) = valid();
+        s.schedules = vec![
+            Schedule {
+                name: "a".into(),
+                cron: "@daily".into(),
+                time_zone: Some("  ".into()),
+                ..Default::default()
+            },
+            Schedule {
+                name: "b".into(),
+                cron: "@daily".into(),
+                time_zone: None,
+                ..Default::default()
+            },
+            Schedule {
+                name: "A".into(),
+                cron: "@daily".into(),
+                ..Default::default()
+            },
+        ];
+        let problems = check(&c, &s);
+        let tz = problems
+            .iter()
+            .find(|p| p.path == "strategy.schedules[0].time-zone")
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(tz.message.contains("IANA name"), "{}", tz.message);
+        assert!(
+            !problems
+                .iter()
+                .any(|p| p.path.starts_with("strategy.schedules[1]"))
+        );
+        let dup = problems
+            .iter()
+            .find(|p| p.path == "strategy.schedules[2].name")
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(
+            dup.message.contains("(at strategy.schedules[0].name)"),
+            "{}",
+            dup.message
         );
     }
 

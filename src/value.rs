@@ -40,11 +40,25 @@ pub struct Decimal {
 
 /// Why a text is not a decimal.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DecimalError;
+pub enum DecimalError {
+    /// Not digits with an optional sign and decimal point.
+    NotANumber,
+    /// Written with an exponent (`1.5e3`).
+    Exponent,
+    /// More digits than an exact decimal holds.
+    TooManyDigits,
+    /// More digits after the point than [`MAX_DECIMAL_SCALE`].
+    TooManyDecimals(usize),
+}
 
 impl fmt::Display for DecimalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a decimal number (expected digits with an optional sign and decimal point, such as -1043.01)")
+        match self {
+            DecimalError::NotANumber => f.write_str("not a decimal number (expected digits with an optional sign and decimal point, such as -1043.01)"),
+            DecimalError::Exponent => f.write_str("written with an exponent, which an exact decimal does not take; write it in plain decimal notation (1.5e3 as 1500)"),
+            DecimalError::TooManyDigits => f.write_str("beyond the exact range: an exact decimal holds at most 38 significant digits"),
+            DecimalError::TooManyDecimals(n) => write!(f, "{n} digits after the decimal point; an exact decimal keeps at most {MAX_DECIMAL_SCALE}"),
+        }
     }
 }
 
@@ -96,19 +110,31 @@ impl Decimal {
             || !frac.bytes().all(|b| b.is_ascii_digit())
             || (digits.contains('.') && frac.is_empty() && int.is_empty())
         {
-            return Err(DecimalError);
+            let exponent = digits.split_once(['e', 'E']).is_some_and(|(m, e)| {
+                !m.is_empty()
+                    && m.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && e.trim_start_matches(['+', '-'])
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                    && !e.trim_start_matches(['+', '-']).is_empty()
+            });
+            return Err(if exponent {
+                DecimalError::Exponent
+            } else {
+                DecimalError::NotANumber
+            });
         }
         let frac = frac.trim_end_matches('0');
         let scale = frac.len() as u32;
         if scale > MAX_DECIMAL_SCALE {
-            return Err(DecimalError);
+            return Err(DecimalError::TooManyDecimals(frac.len()));
         }
         let mut mantissa: i128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
             mantissa = mantissa
                 .checked_mul(10)
                 .and_then(|m| m.checked_add((b - b'0') as i128))
-                .ok_or(DecimalError)?;
+                .ok_or(DecimalError::TooManyDigits)?;
         }
         Ok(Decimal {
             mantissa: if negative { -mantissa } else { mantissa },
@@ -610,6 +636,33 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_the_decimal_cannot_hold_says_why() {
+        assert_eq!(Decimal::parse("1.5e3"), Err(DecimalError::Exponent));
+        assert_eq!(Decimal::parse("-2E-4"), Err(DecimalError::Exponent));
+        assert_eq!(Decimal::parse("12,5"), Err(DecimalError::NotANumber));
+        assert_eq!(Decimal::parse("e5"), Err(DecimalError::NotANumber));
+        let big = "9".repeat(39);
+        assert_eq!(Decimal::parse(&big), Err(DecimalError::TooManyDigits));
+        assert!(Decimal::parse(&"9".repeat(38)).is_ok());
+        let fine = format!("0.{}", "1".repeat(29));
+        assert_eq!(
+            Decimal::parse(&fine),
+            Err(DecimalError::TooManyDecimals(29))
+        );
+        assert!(Decimal::parse(&format!("0.{}", "1".repeat(28))).is_ok());
+        assert!(
+            DecimalError::Exponent
+                .to_string()
+                .contains("plain decimal notation")
+        );
+        assert!(
+            DecimalError::TooManyDigits
+                .to_string()
+                .contains("exact range")
+        );
+    }
 
     #[test]
     fn decimal_order_is_exact_on_the_64_bit_path_and_off_it() {

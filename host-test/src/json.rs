@@ -367,40 +367,34 @@ pub fn value(v: &Json) -> Result<b::Value, String> {
     })
 }
 
-/// A JSON number's exact text in plain decimal notation (`1e3` becomes `1000`).
+/// A JSON number's exact text, which must be plain decimal notation within an exact
+/// decimal's 38 significant digits: the component keeps numbers exact, so a number written
+/// with an exponent (which the platform never writes, and which usually comes from a float
+/// somewhere upstream) or beyond the exact range is refused, saying which.
 fn decimal_text(n: &Number) -> Result<String, String> {
     let s = n.to_string();
-    let Some((mantissa, exp)) = s.split_once(['e', 'E']) else {
-        return Ok(s);
-    };
-    let exp: i32 = exp
-        .parse()
-        .map_err(|_| format!("the number {s} has an unreadable exponent"))?;
-    if exp.unsigned_abs() > 40 {
+    if s.contains(['e', 'E']) {
         return Err(format!(
-            "the number {s} is out of range for an exact decimal"
+            "the number {s} is written with an exponent; write it in plain decimal notation (1.5e3 as 1500), as the platform does"
         ));
     }
-    let (neg, m) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
-    let digits = format!("{int}{frac}");
-    let point = int.len() as i32 + exp;
-    let body = if point <= 0 {
-        format!("0.{}{}", "0".repeat((-point) as usize), digits)
-    } else if point as usize >= digits.len() {
-        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
-    } else {
-        format!(
-            "{}.{}",
-            &digits[..point as usize],
-            &digits[point as usize..]
-        )
-    };
-    Ok(if neg { format!("-{body}") } else { body })
+    let digits = s
+        .trim_start_matches('-')
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .skip_while(|&b| b == b'0')
+        .count();
+    if digits > MAX_DECIMAL_DIGITS {
+        return Err(format!(
+            "the number {s} has {digits} significant digits, beyond the exact range of {MAX_DECIMAL_DIGITS}; send it as text if it is an identifier"
+        ));
+    }
+    Ok(s)
 }
+
+/// The most significant digits an exact decimal holds: a 128-bit mantissa, as the
+/// component's decimals.
+const MAX_DECIMAL_DIGITS: usize = 38;
 
 fn parse_date(s: &str) -> Option<b::Date> {
     let d = jiff::civil::Date::strptime("%Y-%m-%d", s).ok()?;
@@ -411,10 +405,26 @@ fn parse_date(s: &str) -> Option<b::Date> {
     })
 }
 
-/// Parse RFC 3339 with an offset (or `Z`).
+/// The largest UTC offset an instant may be written with: ±18:00, RFC 3339's and ISO
+/// 8601's bound (and every real zone's); jiff alone would read up to ±25:59.
+pub const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
+
+/// Parse RFC 3339 with an offset (or `Z`) of at most ±18:00.
 pub fn parse_instant(s: &str) -> Option<b::Instant> {
     if s.len() < 20 {
         return None;
+    }
+    // A numeric offset is the text's last six characters: `+HH:MM` or `-HH:MM`.
+    let tail = s.as_bytes().get(s.len() - 6..)?;
+    if matches!(tail[0], b'+' | b'-') && tail[3] == b':' {
+        let two = |i: usize| -> Option<i32> {
+            let (a, b) = (tail[i], tail[i + 1]);
+            (a.is_ascii_digit() && b.is_ascii_digit())
+                .then(|| i32::from(a - b'0') * 10 + i32::from(b - b'0'))
+        };
+        if two(1)? * 3600 + two(4)? * 60 > MAX_OFFSET_SECONDS {
+            return None;
+        }
     }
     let ts: jiff::Timestamp = s.parse().ok()?;
     Some(instant(ts))
@@ -654,8 +664,6 @@ mod tests {
         for (json, text) in [
             ("2294.99", "2294.99"),
             ("-0.10", "-0.10"),
-            ("1e3", "1000"),
-            ("1.5E-3", "0.0015"),
             (
                 "12345678901234567890.123456789",
                 "12345678901234567890.123456789",
@@ -664,6 +672,35 @@ mod tests {
             let n: Number = serde_json::from_str(json).unwrap();
             assert_eq!(decimal_text(&n).unwrap(), text, "{json}");
         }
+        let max = format!("-0.{}", "9".repeat(MAX_DECIMAL_DIGITS));
+        let n: Number = serde_json::from_str(&max).unwrap();
+        assert_eq!(decimal_text(&n).unwrap(), max);
+    }
+
+    #[test]
+    fn numbers_with_an_exponent_or_beyond_the_exact_range_are_refused_saying_which() {
+        for json in ["1e3", "1.5E-3", "-2e+5"] {
+            let n: Number = serde_json::from_str(json).unwrap();
+            let e = decimal_text(&n).unwrap_err();
+            assert!(
+                e.contains("exponent") && e.contains("plain decimal"),
+                "{json}: {e}"
+            );
+        }
+        let big = "1".repeat(MAX_DECIMAL_DIGITS + 1);
+        let n: Number = serde_json::from_str(&big).unwrap();
+        let e = decimal_text(&n).unwrap_err();
+        assert!(
+            e.contains("39 significant digits") && e.contains("exact range"),
+            "{e}"
+        );
+        let rec: Json = serde_json::from_str(r#"{"MSRP": 2.5e2}"#).unwrap();
+        let e = attributes(&rec, "record").unwrap_err();
+        assert!(
+            e.0.contains("record.MSRP") && e.0.contains("exponent"),
+            "{}",
+            e.0
+        );
     }
 
     #[test]
@@ -702,6 +739,16 @@ mod tests {
                 .0
                 .contains("record.Tags")
         );
+    }
+
+    #[test]
+    fn instants_take_offsets_up_to_eighteen_hours() {
+        assert!(parse_instant("2024-06-15T10:30:00Z").is_some());
+        assert!(parse_instant("2024-06-15T10:30:00+18:00").is_some());
+        assert!(parse_instant("2024-06-15T10:30:00-18:00").is_some());
+        assert!(parse_instant("2024-06-15T10:30:00+18:01").is_none());
+        assert!(parse_instant("2024-06-15T10:30:00+19:00").is_none());
+        assert!(parse_instant("2024-06-15T10:30:00-25:59").is_none());
     }
 
     #[test]

@@ -50,11 +50,14 @@ struct DeliveryArgs {
     /// loopback or other internal address (repeatable).
     #[arg(long = "allow-host", value_name = "HOST", value_parser = allow_host)]
     allow_hosts: Vec<String>,
-    /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs())]
+    /// Per-request timeout in seconds, at least 1 (a zero timeout would fail every
+    /// request before it is sent).
+    #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
-    /// Requests delivered at once.
-    #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY)]
+    /// Requests delivered at once, at least 1.
+    #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY,
+          value_parser = at_least_one)]
     concurrency: usize,
     /// Write the delivery log (JSON lines) here instead of stderr.
     #[arg(long)]
@@ -73,9 +76,12 @@ impl DeliveryArgs {
     fn log(&self) -> Result<host_test::log::DeliveryLog, String> {
         use host_test::log::DeliveryLog;
         Ok(match &self.log {
-            Some(p) => DeliveryLog::to_writer(
-                std::fs::File::create(p).map_err(|e| format!("{}: {e}", p.display()))?,
-            ),
+            Some(p) => DeliveryLog::to_writer(std::fs::File::create(p).map_err(|e| {
+                format!(
+                    "--log {}: cannot write the delivery log there: {e}; give a file in a writable directory",
+                    p.display()
+                )
+            })?),
             None => DeliveryLog::to_writer(std::io::stderr()),
         })
     }
@@ -242,7 +248,9 @@ fn now_arg(now: Option<&str>) -> Result<b::Instant, String> {
     match now {
         None => Ok(json::instant(jiff::Timestamp::now())),
         Some(t) => json::parse_instant(t).ok_or_else(|| {
-            format!("--now {t:?} is not an RFC 3339 time such as 2024-06-15T10:30:00Z")
+            format!(
+                "--now {t:?} is not an RFC 3339 time with an offset of at most ±18:00, such as 2024-06-15T10:30:00Z"
+            )
         }),
     }
 }
@@ -629,6 +637,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(e) => Err(e.to_string()),
             }
         }
+    }
+}
+
+/// A count that must be at least one.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
     }
 }
 

@@ -282,3 +282,38 @@ fn allow_host_with_a_port_is_refused_with_what_to_write() {
         text(&out)
     );
 }
+
+#[test]
+fn a_zero_timeout_or_concurrency_and_an_unwritable_log_are_refused_clearly() {
+    let ex = examples();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "send".to_string(),
+            "--config".into(),
+            ex.join("customer.config.json").to_str().unwrap().into(),
+            "--strategy".into(),
+            ex.join("customer.strategy.json").to_str().unwrap().into(),
+            "--changes".into(),
+            ex.join("customer.changes.json").to_str().unwrap().into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        host_test(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run(&["--timeout", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--timeout"), "{}", text(&out));
+    let out = run(&["--concurrency", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("at least 1"), "{}", text(&out));
+    let out = run(&["--log", "/nonexistent-dir/log.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot write the delivery log there"),
+        "{}",
+        text(&out)
+    );
+}
