@@ -324,3 +324,47 @@ fn typed_render_errors_cross_the_boundary() {
         other => panic!("expected InvalidInput, got {:?}", other.err()),
     }
 }
+
+#[test]
+fn after_a_trap_the_next_call_runs_on_a_fresh_instance() {
+    let (config, strategy) = examples();
+    let limits = Limits {
+        fuel: 40_000_000,
+        ..Limits::default()
+    };
+    let mut session = runtime()
+        .instantiate_with(limits)
+        .unwrap()
+        .compile(&config, &strategy)
+        .unwrap();
+    assert_eq!(
+        session
+            .on_changes(&example_changes(), &token_context())
+            .unwrap()
+            .len(),
+        1
+    );
+    // Ten thousand copies of the changes need more fuel than one call has: the call traps.
+    let many: Vec<b::RecordChange> = (0..10_000)
+        .flat_map(|i| {
+            example_changes().into_iter().map(move |mut c| {
+                c.event_id = format!("{}-{i}", c.event_id);
+                c
+            })
+        })
+        .collect();
+    match session.on_changes(&many, &token_context()) {
+        Err(HostError::OutOfFuel { .. }) => {}
+        other => panic!("expected OutOfFuel, got {:?}", other.map(|r| r.len())),
+    }
+    assert!(session.needs_fresh_instance());
+    // The next call is served by a fresh instance with the plan compiled again.
+    assert_eq!(
+        session
+            .on_changes(&example_changes(), &token_context())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(!session.needs_fresh_instance());
+}

@@ -256,30 +256,7 @@ impl Runtime {
                 limits.memory_bytes
             )));
         }
-        let mut store = Store::new(
-            &self.engine,
-            State {
-                limiter: MemoryLimiter {
-                    cap: limits.memory_bytes,
-                    hit: false,
-                },
-            },
-        );
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
-        let mut instance = Instance {
-            store,
-            bindings: None,
-            limits,
-            poisoned: false,
-        };
-        instance.prepare_call();
-        let bindings = self
-            .pre
-            .instantiate(&mut instance.store)
-            .map_err(|e| instance.classify(e))?;
-        instance.bindings = Some(bindings);
-        Ok(instance)
+        new_instance(&self.pre, limits)
     }
 
     /// Compile a configuration and strategy in a fresh instance.
@@ -372,10 +349,40 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), HostE
     Ok(())
 }
 
+/// A fresh, sandboxed instance of `pre` under `limits`.
+fn new_instance(pre: &WebhookProviderPre<State>, limits: Limits) -> Result<Instance, HostError> {
+    let mut store = Store::new(
+        pre.engine(),
+        State {
+            limiter: MemoryLimiter {
+                cap: limits.memory_bytes,
+                hit: false,
+            },
+        },
+    );
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_trap();
+    let mut instance = Instance {
+        store,
+        bindings: None,
+        pre: pre.clone(),
+        limits,
+        poisoned: false,
+    };
+    instance.prepare_call();
+    let bindings = pre
+        .instantiate(&mut instance.store)
+        .map_err(|e| instance.classify(e))?;
+    instance.bindings = Some(bindings);
+    Ok(instance)
+}
+
 /// One sandboxed instance of the component.
 pub struct Instance {
     store: Store<State>,
     bindings: Option<WebhookProvider>,
+    /// What the instance was made from, to make a fresh one after a trap.
+    pre: WebhookProviderPre<State>,
     limits: Limits,
     poisoned: bool,
 }
@@ -470,6 +477,8 @@ impl Instance {
             Ok(plan) => Ok(Session {
                 instance: self,
                 plan,
+                config: config.clone(),
+                strategy: strategy.clone(),
             }),
             Err(problems) => Err(HostError::Invalid(problems)),
         }
@@ -521,9 +530,15 @@ impl Instance {
 }
 
 /// An instance holding a compiled plan: compile once, render many.
+///
+/// A call that traps (fuel, deadline, memory, a bug) fails with its error and leaves the
+/// instance unusable; the session's next call then runs on a fresh instance with the plan
+/// compiled again, so one bad input never stops the calls after it.
 pub struct Session {
     instance: Instance,
     plan: ResourceAny,
+    config: Configuration,
+    strategy: Strategy,
 }
 
 /// A problem in a page the host wrote, moved to the input it wrote it from.
@@ -545,8 +560,26 @@ fn requests_size(r: &Result<Vec<HttpRequest>, RenderError>) -> usize {
 }
 
 impl Session {
+    /// After a trap, a fresh instance with the plan compiled again.
+    fn renew(&mut self) -> Result<(), HostError> {
+        if !self.instance.poisoned {
+            return Ok(());
+        }
+        let fresh = new_instance(&self.instance.pre, self.instance.limits.clone())?;
+        let Session { instance, plan, .. } = fresh.compile(&self.config, &self.strategy)?;
+        self.instance = instance;
+        self.plan = plan;
+        Ok(())
+    }
+
+    /// Whether the next call will first make a fresh instance (the last one trapped).
+    pub fn needs_fresh_instance(&self) -> bool {
+        self.instance.poisoned
+    }
+
     /// Warnings found while compiling.
     pub fn warnings(&mut self) -> Result<Vec<Problem>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance.call(
             0,
@@ -582,6 +615,7 @@ impl Session {
         changes: &Changes,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -614,6 +648,7 @@ impl Session {
         members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -646,6 +681,7 @@ impl Session {
         members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -666,6 +702,7 @@ impl Session {
         schedule: &str,
         after: Instant,
     ) -> Result<Option<Instant>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -687,6 +724,7 @@ impl Session {
         after: Instant,
         count: u32,
     ) -> Result<Vec<Instant>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -703,6 +741,7 @@ impl Session {
 
     /// The OAuth token request.
     pub fn token_request(&mut self) -> Result<HttpRequest, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
@@ -724,6 +763,7 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Result<AccessToken, OauthError>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance.call(
             body.len(),
@@ -743,6 +783,7 @@ impl Session {
         headers: &[Header],
         now: Instant,
     ) -> Result<Verdict, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance.call(
             headers.wire_size(),
@@ -778,6 +819,7 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Vec<Header>, HostError> {
+        self.renew()?;
         let plan = self.plan;
         self.instance
             .call(
