@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::bindings as b;
+use crate::limits::{MAX_DATA_FILE_BYTES, MAX_DEFINITION_FILE_BYTES};
 
 /// A read or parse failure, with the file and where in it.
 #[derive(Debug)]
@@ -24,10 +25,36 @@ impl std::fmt::Display for FormatError {
 
 impl std::error::Error for FormatError {}
 
-/// Read and parse a JSON file into `T`, naming the file, key path, line and column on error.
+/// Read and parse a JSON data file (changes, members, a record) into `T`, naming the file,
+/// key path, line and column on error; at most [`MAX_DATA_FILE_BYTES`].
 pub fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, FormatError> {
-    let text = std::fs::read_to_string(path)
+    read_capped(path, MAX_DATA_FILE_BYTES)
+}
+
+/// Read and parse a JSON file of at most `cap` bytes. The file is read through the cap, so
+/// a larger one (or an endless one, such as `/dev/zero`) is refused having held no more
+/// than `cap + 1` bytes.
+pub fn read_capped<T: for<'de> Deserialize<'de>>(path: &Path, cap: u64) -> Result<T, FormatError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
         .map_err(|e| FormatError(format!("{}: cannot read: {e}", path.display())))?;
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FormatError(format!("{}: cannot read: {e}", path.display())))?;
+    if bytes.len() as u64 > cap {
+        return Err(FormatError(format!(
+            "{}: the file is larger than {cap} bytes, the most this host reads for it; split it",
+            path.display()
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        FormatError(format!(
+            "{}: the file is not UTF-8 text (byte {} is not)",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
     parse(&text).map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))
 }
 
@@ -296,14 +323,14 @@ impl StrategyJson {
 
 /// Read a configuration file.
 pub fn read_configuration(path: &Path) -> Result<b::Configuration, FormatError> {
-    read::<ConfigurationJson>(path)?
+    read_capped::<ConfigurationJson>(path, MAX_DEFINITION_FILE_BYTES)?
         .into_wit()
         .map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))
 }
 
 /// Read a strategy file.
 pub fn read_strategy(path: &Path) -> Result<b::Strategy, FormatError> {
-    read::<StrategyJson>(path)?
+    read_capped::<StrategyJson>(path, MAX_DEFINITION_FILE_BYTES)?
         .into_wit()
         .map_err(|e| FormatError(format!("{}: {}", path.display(), e.0)))
 }
@@ -749,6 +776,23 @@ mod tests {
         assert!(parse_instant("2024-06-15T10:30:00+18:01").is_none());
         assert!(parse_instant("2024-06-15T10:30:00+19:00").is_none());
         assert!(parse_instant("2024-06-15T10:30:00-25:59").is_none());
+    }
+
+    #[test]
+    fn files_are_read_through_their_cap() {
+        let dir = crate::scratch::Scratch::new("json", "caps");
+        let path = dir.join("list.json");
+        std::fs::write(&path, "[1, 2, 3]").unwrap();
+        assert_eq!(read_capped::<Vec<u32>>(&path, 9).unwrap(), [1, 2, 3]);
+        let e = read_capped::<Vec<u32>>(&path, 8).unwrap_err();
+        assert!(e.0.contains("larger than 8 bytes"), "{}", e.0);
+        // An endless file is refused after the cap, not read to the end.
+        let e = read_configuration(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            e.0.contains(&format!("larger than {MAX_DEFINITION_FILE_BYTES} bytes")),
+            "{}",
+            e.0
+        );
     }
 
     #[test]

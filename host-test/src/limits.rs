@@ -40,6 +40,17 @@ pub const DEFAULT_MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
 /// 16 MiB batches; more in one call means the caller should page its input.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
 
+/// The largest configuration or strategy file the host reads: 4 MiB. The component's own
+/// limits (256 fields, 64 schedules, 256-character names, expressions of a few thousand
+/// characters) keep a real one under 1 MiB; a file is refused at this size before it is
+/// held in memory, so `--config /dev/zero` ends at once.
+pub const MAX_DEFINITION_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The largest changes, members or record file the host reads: 64 MiB, twice what one
+/// call may carry as input ([`DEFAULT_MAX_INPUT_BYTES`]; JSON is wordier than the page it
+/// becomes). A bigger file is refused after reading at most this much, not held whole.
+pub const MAX_DATA_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The limits one [`crate::Runtime`] applies to every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -588,13 +588,18 @@ fn form_decode(body: &[u8]) -> HashMap<String, String> {
 /// Percent-decode `s` with `+` as a space; also whether every `%` began a valid escape
 /// (those that did not are kept as they are).
 fn unescape(s: &str) -> (Vec<u8>, bool) {
+    unescape_with(s, true)
+}
+
+/// Percent-decoding; `+` is a space in form bodies (`plus_is_space`) and itself in URLs.
+fn unescape_with(s: &str, plus_is_space: bool) -> (Vec<u8>, bool) {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut valid = true;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hex = b
                     .get(i + 1..i + 3)
@@ -623,10 +628,11 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&unescape(s).0).into_owned()
 }
 
-/// Percent-decoding with `+` as a space, exact: none when a `%` begins no escape or the
-/// result is not UTF-8 (the API refuses what it cannot read exactly).
+/// Percent-decoding of a URL's path segment or query value (RFC 3986: `+` is itself),
+/// exact: none when a `%` begins no escape or the result is not UTF-8 (the API refuses
+/// what it cannot read exactly).
 pub(crate) fn percent_decode_strict(s: &str) -> Option<String> {
-    let (bytes, valid) = unescape(s);
+    let (bytes, valid) = unescape_with(s, false);
     valid.then(|| String::from_utf8(bytes).ok()).flatten()
 }
 
@@ -639,10 +645,12 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c%3A"), "a b c:");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
+        // In a URL, `+` is a plus; in a form body, a space.
         assert_eq!(
             percent_decode_strict("a%20b+c%3A").as_deref(),
-            Some("a b c:")
+            Some("a b+c:")
         );
+        assert_eq!(percent_decode_strict("C%2B%2B+x").as_deref(), Some("C+++x"));
         assert_eq!(percent_decode_strict("100%"), None);
         assert_eq!(percent_decode_strict("%zz"), None);
         assert_eq!(percent_decode_strict("%ff"), None);

@@ -335,6 +335,15 @@ fn format_problem(e: &j::FormatError) -> Json {
     problem(path, message, located(" line "), located(" column "))
 }
 
+/// The answer for a path segment that is not valid percent-encoded UTF-8.
+fn bad_segment(what: &str) -> Reply {
+    error(
+        400,
+        &format!("the {what} in the path is not valid percent-encoded UTF-8"),
+        Vec::new(),
+    )
+}
+
 /// The answer for a component or sandbox failure while serving a request.
 fn host_error(e: &HostError) -> Reply {
     match e {
@@ -404,21 +413,25 @@ impl Service {
             ("POST", ["changes"]) => self.changes(body),
             ("POST", ["strategies", name, run @ ("batch" | "immediate")]) => {
                 let Some(name) = percent_decode_strict(name) else {
-                    return error(
-                        400,
-                        "the strategy name in the path is not valid percent-encoded UTF-8",
-                        Vec::new(),
-                    );
+                    return bad_segment("strategy name");
                 };
                 self.on_demand(&name, *run == "immediate", body).await
             }
             ("GET", ["deliveries"]) => self.list(query),
-            ("GET", ["deliveries", id]) => match self.dispatcher.outbox().get(id) {
-                Ok(Some(d)) => reply(200, d.to_json()),
-                Ok(None) => error(404, &format!("no delivery has the id {id:?}"), Vec::new()),
-                Err(e) => error(503, &e.to_string(), Vec::new()),
+            ("GET", ["deliveries", id]) => {
+                let Some(id) = percent_decode_strict(id) else {
+                    return bad_segment("delivery id");
+                };
+                match self.dispatcher.outbox().get(&id) {
+                    Ok(Some(d)) => reply(200, d.to_json()),
+                    Ok(None) => error(404, &format!("no delivery has the id {id:?}"), Vec::new()),
+                    Err(e) => error(503, &e.to_string(), Vec::new()),
+                }
+            }
+            ("POST", ["deliveries", id, "replay"]) => match percent_decode_strict(id) {
+                Some(id) => self.replay(&id),
+                None => bad_segment("delivery id"),
             },
-            ("POST", ["deliveries", id, "replay"]) => self.replay(id),
             (_, ["changes"])
             | (_, ["strategies", _, "batch" | "immediate"])
             | (_, ["deliveries", _, "replay"]) => {

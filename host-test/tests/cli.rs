@@ -317,3 +317,52 @@ fn a_zero_timeout_or_concurrency_and_an_unwritable_log_are_refused_clearly() {
         text(&out)
     );
 }
+
+#[test]
+fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
+    use std::io::Write as _;
+    let dir = scratch("big-changes");
+    let path = dir.join("changes.json");
+    // 100 MiB of a JSON array: past the 64 MiB cap on data files.
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    f.write_all(b"[").unwrap();
+    let chunk = "0,".repeat(1 << 19);
+    for _ in 0..100 {
+        f.write_all(chunk.as_bytes()).unwrap();
+    }
+    f.write_all(b"0]").unwrap();
+    f.flush().unwrap();
+    drop(f);
+    let ex = examples();
+    let out = host_test(&[
+        "render",
+        "--config",
+        ex.join("customer.config.json").to_str().unwrap(),
+        "--strategy",
+        ex.join("customer.strategy.json").to_str().unwrap(),
+        "--changes",
+        path.to_str().unwrap(),
+        "--token",
+        "t",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("larger than 67108864 bytes"),
+        "{}",
+        text(&out)
+    );
+    // An endless configuration file is refused at its own, smaller cap.
+    let out = host_test(&[
+        "validate",
+        "--config",
+        "/dev/zero",
+        "--strategy",
+        ex.join("customer.strategy.json").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("larger than 4194304 bytes"),
+        "{}",
+        text(&out)
+    );
+}

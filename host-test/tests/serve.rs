@@ -561,6 +561,12 @@ fn on_demand_runs_replay_and_history() {
     }));
     let (_, d) = serve.get(&format!("/deliveries/{dead}"));
     assert_eq!(d["last-status"], 400, "{d}");
+    // A percent-encoded delivery id is decoded: `msg_` written as `msg%5F`.
+    let encoded = dead.replacen('_', "%5F", 1);
+    assert_ne!(encoded, dead);
+    let (status, e) = serve.get(&format!("/deliveries/{encoded}"));
+    assert_eq!((status, &e["id"]), (200, &json!(dead)), "{e}");
+    assert_eq!(serve.get("/deliveries/%zz").0, 400);
     assert_eq!(d["last-response"], "rejected", "{d}");
     assert_eq!(
         serve.get("/deliveries?status=dead").1["deliveries"][0]["id"],
