@@ -42,7 +42,7 @@ use serde_json::json;
 use crate::bindings::{Configuration, Header, HttpRequest, RecordChange, RenderContext, Verdict};
 use crate::error::HostError;
 use crate::http::{Response, SendError, Transport};
-use crate::log::{DeliveryLog, body_snippet, redact_url};
+use crate::log::{DeliveryLog, redact_url};
 use crate::oauth::{TokenCache, TokenError, TokenKey};
 use crate::outbox::TOKEN_PLACEHOLDER;
 use crate::platform_token::PlatformTokens;
@@ -323,6 +323,19 @@ impl Deliverer {
         self.oauth = TokenKey::of(config);
         if let Some(s) = &config.oauth.client_secret {
             self.log.redactor().add(s);
+            // The HTTP Basic credential the token request carries (RFC 6749 section
+            // 2.3.1: id and secret form-encoded, joined by a colon, base64): a token
+            // endpoint may echo it back in its error.
+            if let Some(id) = &config.oauth.client_id {
+                use base64::Engine as _;
+                let pair = format!(
+                    "{}:{}",
+                    crate::log::form_encode(id),
+                    crate::log::form_encode(s)
+                );
+                let basic = base64::engine::general_purpose::STANDARD.encode(pair);
+                self.log.redactor().add(&basic);
+            }
         }
         for s in &config.signing_secrets {
             self.log.redactor().add(s);
@@ -852,7 +865,7 @@ impl Deliverer {
         if let Some(r) = response
             && !r.body.is_empty()
         {
-            e["response-body"] = json!(body_snippet(&r.body));
+            e["response-body"] = json!(self.log.redactor().snippet(&r.body));
         }
         self.log.write(&e);
     }

@@ -15,7 +15,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
-use crate::log::body_snippet;
 use crate::outbox::{Due, Enqueued, Last, Outbox, OutboxError, State};
 use crate::plugin::Clock;
 
@@ -211,7 +210,7 @@ impl Dispatcher {
             error: d.last_error.as_deref().map(redact),
             response: response
                 .filter(|r| !r.body.is_empty())
-                .map(|r| redact(&body_snippet(&r.body))),
+                .map(|r| self.deliverer.delivery_log().redactor().snippet(&r.body)),
         };
         let result = match step {
             Step::Retry(wait) => self.outbox.retry(

@@ -97,17 +97,39 @@ impl std::fmt::Debug for Redactor {
 const MIN_SECRET_LEN: usize = 6;
 
 impl Redactor {
-    /// Remember a secret to redact.
+    /// Remember a secret to redact, in the forms it may take in a log line or a stored
+    /// response: as it is, escaped inside a JSON string (the log lines are JSON, and
+    /// receivers echo JSON), with `/` escaped as `\/`, and form-encoded.
     pub fn add(&self, secret: &str) {
         if secret.len() < MIN_SECRET_LEN {
             return;
         }
+        let escaped = serde_json::to_string(secret).unwrap_or_default();
+        let escaped = escaped
+            .strip_prefix('"')
+            .and_then(|e| e.strip_suffix('"'))
+            .unwrap_or(secret)
+            .to_string();
+        let forms = [
+            secret.to_string(),
+            escaped.replace('/', "\\/"),
+            escaped,
+            form_encode(secret),
+        ];
         let mut s = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
-        if !s.iter().any(|x| x == secret) {
-            s.push(secret.to_string());
-            // Longest first, so a secret containing another is replaced whole.
-            s.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        for form in forms {
+            if !s.contains(&form) {
+                s.push(form);
+            }
         }
+        // Longest first, so a secret containing another is replaced whole.
+        s.sort_by_key(|x| std::cmp::Reverse(x.len()));
+    }
+
+    /// A response body for a log line or the outbox: every known secret replaced first,
+    /// then cut to [`LOG_BODY_BYTES`], so that a cut never leaves half a secret behind.
+    pub fn snippet(&self, body: &[u8]) -> String {
+        body_snippet_of(&self.apply(&String::from_utf8_lossy(body)), body.len())
     }
 
     /// Register every secret of this redactor with `other` too.
@@ -137,16 +159,39 @@ impl Redactor {
 
 /// A response body for a log line: lossy UTF-8, cut to [`LOG_BODY_BYTES`] on a character
 /// boundary, with a marker when cut.
+/// Only for bodies that cannot hold a secret: anything from a receiver goes through
+/// [`Redactor::snippet`].
 pub fn body_snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    body_snippet_of(&String::from_utf8_lossy(body), body.len())
+}
+
+/// `text` cut to [`LOG_BODY_BYTES`] on a character boundary, saying how long the whole
+/// body (`len` bytes) was when cut.
+fn body_snippet_of(text: &str, len: usize) -> String {
     if text.len() <= LOG_BODY_BYTES {
-        return text.into_owned();
+        return text.to_string();
     }
     let mut end = LOG_BODY_BYTES;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes)", &text[..end], body.len())
+    format!("{}… ({len} bytes)", &text[..end])
+}
+
+/// `s` as `application/x-www-form-urlencoded` writes it (a client secret in a token
+/// request body): unreserved characters as they are, a space as `+`, the rest escaped.
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Where log lines go: a writer, memory, or both.
@@ -254,6 +299,29 @@ mod tests {
             r.apply(r#"{"body":"Bearer tok-123456789 abc"}"#),
             r#"{"body":"Bearer [redacted] abc"}"#
         );
+    }
+
+    #[test]
+    fn a_secret_is_redacted_before_the_cut_and_in_its_escaped_forms() {
+        let r = Redactor::default();
+        let token = "tok/en\"with-quote-0123456789";
+        r.add(token);
+        // A secret straddling the cut: nothing of it survives.
+        let mut body = "x".repeat(LOG_BODY_BYTES - 8).into_bytes();
+        body.extend_from_slice(format!("Bearer {token} tail").as_bytes());
+        let s = r.snippet(&body);
+        assert!(!s.contains("tok/en") && !s.contains("with-quote"), "{s}");
+        // Echoed inside JSON (escaped), with `/` escaped too, and form-encoded.
+        let json = serde_json::to_string(&serde_json::json!({ "echo": token })).unwrap();
+        assert!(!r.apply(&json).contains("with-quote"), "{}", r.apply(&json));
+        let slashed = json.replace('/', "\\/");
+        assert!(
+            !r.apply(&slashed).contains("with-quote"),
+            "{}",
+            r.apply(&slashed)
+        );
+        let form = format!("client_secret={}", form_encode(token));
+        assert!(!r.apply(&form).contains("with-quote"), "{}", r.apply(&form));
     }
 
     #[test]

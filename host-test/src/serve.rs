@@ -675,7 +675,7 @@ impl Service {
                                     .deliverer()
                                     .delivery_log()
                                     .redactor()
-                                    .apply(&crate::log::body_snippet(&r.body))
+                                    .snippet(&r.body)
                             );
                         }
                         match (step, &report.outcome) {
