@@ -51,6 +51,31 @@ pub const MAX_DEFINITION_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// becomes). A bigger file is refused after reading at most this much, not held whole.
 pub const MAX_DATA_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Time a client has to send a request's head (request line and headers) to the API or a
+/// reference server: 10 s, far above any real client; a connection that sends nothing is
+/// closed then instead of being held open.
+pub const HTTP_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time a client has to send a request's body once its head is read: 60 s carries a
+/// 16 MiB body over a slow link (2 Mbit/s); a trickled body is answered 408 then.
+pub const HTTP_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connections one server serves at once: 256 is far above what a platform's few API
+/// clients open, and keeps the descriptors well under the usual 1,024 per process; more
+/// wait in the listen backlog.
+pub const HTTP_MAX_CONNECTIONS: usize = 256;
+
+/// Request body bytes held across all connections at once: 128 MiB (eight of the largest
+/// API bodies). A body waits for room before it is read, so 48 clients holding 16 MiB
+/// bodies cost this, not 800 MB.
+pub const HTTP_MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
+
+/// The first and the longest wait after a failed `accept` (out of descriptors, say):
+/// backing off keeps a core free instead of spinning, and retries soon when it passes.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// See [`ACCEPT_BACKOFF_MIN`].
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// The limits one [`crate::Runtime`] applies to every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

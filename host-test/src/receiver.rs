@@ -185,27 +185,76 @@ pub(crate) type Handler = Arc<
 
 async fn serve(handler: Handler) -> std::io::Result<Server> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    serve_on(listener, MAX_REQUEST_BODY, handler)
+    serve_on(listener, ServerLimits::with_body(MAX_REQUEST_BODY), handler)
+}
+
+/// What one HTTP server allows its clients, so that hostile or broken ones cannot take
+/// its memory, its descriptors or a core: each a named limit in [`crate::limits`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ServerLimits {
+    /// The largest request body; a larger one is answered 413.
+    pub(crate) max_body: usize,
+    /// Time to send the request head, from the first byte; then the connection closes.
+    pub(crate) header_timeout: Duration,
+    /// Time to send the whole body, once the head is read; then a 408.
+    pub(crate) body_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub(crate) max_connections: usize,
+    /// Body bytes held across all connections at once; a body waits for room.
+    pub(crate) max_buffered: usize,
+}
+
+impl ServerLimits {
+    /// The limits of [`crate::limits`], with this largest body.
+    pub(crate) fn with_body(max_body: usize) -> ServerLimits {
+        use crate::limits as l;
+        ServerLimits {
+            max_body,
+            header_timeout: l::HTTP_HEADER_TIMEOUT,
+            body_timeout: l::HTTP_BODY_TIMEOUT,
+            max_connections: l::HTTP_MAX_CONNECTIONS,
+            max_buffered: l::HTTP_MAX_BUFFERED_BYTES.max(max_body),
+        }
+    }
 }
 
 /// Serve HTTP/1.1 on `listener`: each request's method, target, headers and body (at
-/// most `max_body` bytes, else a 413) go to `handler`, whose [`Reply`] is the answer.
+/// most `limits.max_body` bytes, else a 413) go to `handler`, whose [`Reply`] is the
+/// answer. A failed `accept` (too many open files, say) backs off instead of spinning.
 pub(crate) fn serve_on(
     listener: TcpListener,
-    max_body: usize,
+    limits: ServerLimits,
     handler: Handler,
 ) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
+    let max_body = limits.max_body;
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let buffered = Arc::new(tokio::sync::Semaphore::new(limits.max_buffered));
     let task = tokio::spawn(async move {
+        let mut backoff = crate::limits::ACCEPT_BACKOFF_MIN;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let Ok(permit) = connections.clone().acquire_owned().await else {
+                return;
+            };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = crate::limits::ACCEPT_BACKOFF_MIN;
+                    stream
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(crate::limits::ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
             };
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
+            let buffered = buffered.clone();
             tokio::spawn(async move {
+                let _permit = permit;
                 let service = service_fn(move |req: hyper::Request<Incoming>| {
                     let handler = handler.clone();
+                    let buffered = buffered.clone();
                     async move {
                         let method = req.method().to_string();
                         let target = req
@@ -222,10 +271,31 @@ pub(crate) fn serve_on(
                                 )
                             })
                             .collect();
+                        // Room for the body among all connections' bodies, for as many
+                        // bytes as it says it has (the most, when it does not say).
+                        let declared = req
+                            .headers()
+                            .get(hyper::header::CONTENT_LENGTH)
+                            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+                            .unwrap_or(max_body)
+                            .min(max_body);
+                        let room = u32::try_from(declared).unwrap_or(u32::MAX);
+                        let _room = buffered.acquire_many(room).await;
                         let limited = http_body_util::Limited::new(req.into_body(), max_body);
-                        let reply = match limited.collect().await {
-                            Ok(b) => handler(method, target, headers, b.to_bytes().to_vec()).await,
+                        let read = tokio::time::timeout(limits.body_timeout, limited.collect());
+                        let reply = match read.await {
+                            Ok(Ok(b)) => handler(method, target, headers, b.to_bytes().to_vec()).await,
                             Err(_) => Reply::status(
+                                408,
+                                &serde_json::json!({
+                                    "error": format!("the request body did not arrive within {} s", limits.body_timeout.as_secs()),
+                                    "problems": [],
+                                })
+                                .to_string(),
+                            )
+                            .header("content-type", "application/json")
+                            .header("connection", "close"),
+                            Ok(Err(_)) => Reply::status(
                                 413,
                                 &serde_json::json!({
                                     "error": format!("the request body is over the {max_body}-byte limit; send smaller batches"),
@@ -249,6 +319,8 @@ pub(crate) fn serve_on(
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
@@ -681,5 +753,135 @@ mod tests {
             Some(1614265330 + TIMESTAMP_TOLERANCE.as_secs() as i64 + 1),
         );
         assert!(bad.unwrap_err().contains("from now"));
+    }
+
+    fn ok_handler() -> Handler {
+        Arc::new(|_, _, _, body| {
+            Box::pin(async move { Reply::status(200, &format!("{} bytes", body.len())) })
+        })
+    }
+
+    fn short(max_connections: usize) -> ServerLimits {
+        ServerLimits {
+            max_body: 1024,
+            header_timeout: Duration::from_millis(300),
+            body_timeout: Duration::from_millis(300),
+            max_connections,
+            max_buffered: 4096,
+        }
+    }
+
+    async fn start(limits: ServerLimits) -> Server {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        serve_on(listener, limits, ok_handler()).unwrap()
+    }
+
+    /// Send `request` on a fresh connection and read until the server closes it (or
+    /// `wait` passes): what came back.
+    async fn exchange(addr: SocketAddr, request: &[u8], wait: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(wait, s.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_sends_nothing_is_closed_after_the_header_timeout() {
+        use tokio::io::AsyncReadExt;
+        let server = start(short(4)).await;
+        let mut idle = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let t = std::time::Instant::now();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf))
+            .await
+            .expect("the server closed the idle connection")
+            .unwrap_or(0);
+        let waited = t.elapsed();
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+        let _ = n;
+        // A client that sends its request in time is served (the limit obeyed).
+        let answer = exchange(
+            server.addr,
+            b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_trickled_body_is_answered_408_and_a_prompt_one_is_read() {
+        let server = start(short(4)).await;
+        let slow = exchange(
+            server.addr,
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nonly part",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+        let prompt = exchange(
+            server.addr,
+            b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(prompt.contains("5 bytes"), "{prompt}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn connections_past_the_cap_wait_until_one_closes() {
+        let server = start(short(1)).await;
+        // The one connection the server serves is held open by a client that is slow to
+        // send its head; a second client waits in the backlog meanwhile.
+        let holder = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let t = std::time::Instant::now();
+        let second = exchange(
+            server.addr,
+            b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+        // It was answered only once the holder's connection was closed by its timeout.
+        assert!(
+            t.elapsed() >= Duration::from_millis(250),
+            "{:?}",
+            t.elapsed()
+        );
+        drop(holder);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bodies_wait_for_room_among_all_connections_bodies() {
+        use tokio::io::AsyncWriteExt;
+        let server = start(ServerLimits {
+            max_buffered: 1024,
+            ..short(4)
+        })
+        .await;
+        // One client declares the largest body and trickles it: it holds all the room.
+        let mut hog = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        hog.write_all(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 1024\r\n\r\nx")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let t = std::time::Instant::now();
+        let other = exchange(
+            server.addr,
+            b"POST / HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 5\r\n\r\nhello",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(other.contains("5 bytes"), "{other}");
+        // Read only once the hog's body timed out and gave its room back.
+        assert!(
+            t.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            t.elapsed()
+        );
+        drop(hog);
     }
 }

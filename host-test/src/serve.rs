@@ -31,7 +31,7 @@ use crate::dispatch::{Dispatcher, now_ms};
 use crate::json::{self as j};
 use crate::outbox::{Enqueued, MAX_LIST, Outbox, ReplayError, State};
 use crate::plugin::SessionPlugin;
-use crate::receiver::{Handler, Reply, Server, percent_decode_strict, serve_on};
+use crate::receiver::{Handler, Reply, Server, ServerLimits, percent_decode_strict, serve_on};
 use crate::runtime::{Instance, Runtime};
 use crate::scheduler::{Event, MemberStore, Scheduler, Sink, SystemClock};
 
@@ -176,7 +176,7 @@ pub async fn start(
         let s = s.clone();
         Box::pin(async move { s.handle(&method, &target, &body).await })
     });
-    let server = serve_on(listener, MAX_API_BODY, handler)
+    let server = serve_on(listener, ServerLimits::with_body(MAX_API_BODY), handler)
         .map_err(|e| format!("--listen {}: {e}", options.listen))?;
     let dispatcher_task = tokio::spawn(dispatcher.run());
     Ok(Running {
