@@ -39,7 +39,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::bindings::{Configuration, Header, HttpRequest, RecordChange, RenderContext, Verdict};
+use crate::bindings::{
+    Configuration, FieldValue, Header, HttpRequest, RecordChange, RenderContext, Verdict,
+};
 use crate::error::HostError;
 use crate::http::{Response, SendError, Transport};
 use crate::log::{DeliveryLog, redact_url};
@@ -271,6 +273,9 @@ pub struct Deliverer {
     on_report: Option<OnReport>,
     id_seed: AtomicU64,
     keep_dead_letters: bool,
+    /// Query parameters whose names look secret and whose values are fixed text in the
+    /// configuration: kept out of the outbox and put back at each attempt.
+    query_secrets: Vec<(String, String)>,
 }
 
 impl fmt::Debug for Deliverer {
@@ -307,6 +312,7 @@ impl Deliverer {
             on_report: None,
             id_seed: AtomicU64::new(RandomState::new().hash_one(1u64)),
             keep_dead_letters: true,
+            query_secrets: Vec::new(),
         }
     }
 
@@ -321,6 +327,18 @@ impl Deliverer {
     ) -> Deliverer {
         self.tokens = tokens;
         self.oauth = TokenKey::of(config);
+        self.query_secrets = config
+            .query
+            .iter()
+            .filter(|f| crate::log::looks_secret(&f.key))
+            .filter_map(|f| match &f.value {
+                FieldValue::Text(v) => Some((f.key.clone(), v.clone())),
+                FieldValue::Expression(_) => None,
+            })
+            .collect();
+        for (_, v) in &self.query_secrets {
+            self.log.redactor().add(v);
+        }
         if let Some(s) = &config.oauth.client_secret {
             self.log.redactor().add(s);
             // The HTTP Basic credential the token request carries (RFC 6749 section
@@ -629,6 +647,7 @@ impl Deliverer {
             d.report.attempts += 1;
             let attempt = d.report.attempts;
             let budget = d.budget;
+            restore_query_secrets(&mut d.request.url, &self.query_secrets);
             // The token may have expired since the render or the last attempt.
             if d.uses_oauth {
                 match self.token(None).await {
@@ -897,6 +916,85 @@ fn header_index(r: &HttpRequest, name: &str) -> Option<usize> {
         .position(|h| h.name.eq_ignore_ascii_case(name))
 }
 
+impl Deliverer {
+    /// `request` as the outbox keeps it: the values of the configuration's secret-looking
+    /// query parameters replaced by [`QUERY_PLACEHOLDER`] (each attempt puts them back,
+    /// from the configuration, as it puts the current access token in).
+    pub fn stored_form(&self, request: &HttpRequest) -> HttpRequest {
+        let mut r = request.clone();
+        r.url = map_query(&r.url, |key, value| {
+            self.query_secrets
+                .iter()
+                .any(|(k, _)| percent_encode(k) == key)
+                .then(|| QUERY_PLACEHOLDER.to_string())
+                .or(Some(value.to_string()))
+        });
+        r
+    }
+}
+
+/// The value stored in the outbox in place of a secret query parameter's.
+pub const QUERY_PLACEHOLDER: &str = "query-value-added-at-each-attempt";
+
+/// Put the secret query values back where the outbox has [`QUERY_PLACEHOLDER`].
+fn restore_query_secrets(url: &mut String, secrets: &[(String, String)]) {
+    if secrets.is_empty() || !url.contains(QUERY_PLACEHOLDER) {
+        return;
+    }
+    *url = map_query(url, |key, value| {
+        if value != QUERY_PLACEHOLDER {
+            return Some(value.to_string());
+        }
+        secrets
+            .iter()
+            .find(|(k, _)| percent_encode(k) == key)
+            .map(|(_, v)| percent_encode(v))
+            .or(Some(value.to_string()))
+    });
+}
+
+/// `url` with each `key=value` of its query string passed through `f` (keys and values
+/// as they are written, percent-encoded).
+fn map_query(url: &str, f: impl Fn(&str, &str) -> Option<String>) -> String {
+    let Some((base, rest)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, frag)) => (q, Some(frag)),
+        None => (rest, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) => match f(k, v) {
+                Some(v) => format!("{k}={v}"),
+                None => pair.to_string(),
+            },
+            None => pair.to_string(),
+        })
+        .collect();
+    let mut out = format!("{base}?{}", pairs.join("&"));
+    if let Some(frag) = fragment {
+        out.push('#');
+        out.push_str(frag);
+    }
+    out
+}
+
+/// Percent-encoding as the component writes query keys and values: RFC 3986's
+/// unreserved characters as they are, every other byte `%XX`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Put the token into the `Authorization: Bearer` header the component rendered.
 fn set_bearer(r: &mut HttpRequest, token: &Secret) {
     let value = format!("Bearer {}", token.expose());
@@ -912,6 +1010,35 @@ fn set_bearer(r: &mut HttpRequest, token: &Secret) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_query_values_stay_out_of_the_stored_form_and_come_back_at_each_attempt() {
+        let secrets = vec![
+            ("api_key".to_string(), "k/ey 123456".to_string()),
+            ("token".to_string(), "t0k3n-abcdef".to_string()),
+        ];
+        let url = "https://hooks.example/in?src=mdm&api_key=k%2Fey%20123456&token=t0k3n-abcdef#x";
+        let stored = map_query(url, |key, value| {
+            secrets
+                .iter()
+                .any(|(k, _)| percent_encode(k) == key)
+                .then(|| QUERY_PLACEHOLDER.to_string())
+                .or(Some(value.to_string()))
+        });
+        assert!(
+            !stored.contains("123456") && !stored.contains("t0k3n"),
+            "{stored}"
+        );
+        assert!(stored.contains("src=mdm"), "{stored}");
+        let mut back = stored.clone();
+        restore_query_secrets(&mut back, &secrets);
+        assert_eq!(back, url);
+        // Without the secrets (another configuration), the placeholder stays: nothing is
+        // sent that the configuration does not give.
+        let mut other = stored.clone();
+        restore_query_secrets(&mut other, &[]);
+        assert_eq!(other, stored);
+    }
 
     #[test]
     fn schedule_is_exponential_and_capped() {

@@ -256,7 +256,12 @@ impl Dispatcher {
         requests: &[crate::bindings::HttpRequest],
     ) -> Result<Vec<Enqueued>, OutboxError> {
         let now = now_ms(self.deliverer.clock().as_ref());
-        let out = self.outbox.enqueue(source, requests, now)?;
+        // Secret query values never reach the disk: each attempt puts them back.
+        let stored: Vec<_> = requests
+            .iter()
+            .map(|r| self.deliverer.stored_form(r))
+            .collect();
+        let out = self.outbox.enqueue(source, &stored, now)?;
         self.wake();
         Ok(out)
     }

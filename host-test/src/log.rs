@@ -75,7 +75,8 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
-fn looks_secret(key: &str) -> bool {
+/// Whether a query parameter's name looks like it carries a secret.
+pub(crate) fn looks_secret(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     SECRET_KEYS.iter().any(|s| k.contains(s))
 }

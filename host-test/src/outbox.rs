@@ -36,7 +36,11 @@
 //!
 //! **Secrets.** The `Authorization` header is stored as [`TOKEN_PLACEHOLDER`]: the
 //! delivery engine puts the current token in at each attempt, so no access token is ever
-//! written to disk. Signatures are made again at each attempt. The body is stored as
+//! written to disk. The values of the configuration's secret-looking query parameters
+//! (`api_key`, `token`, ...) are stored as `crate::deliver::QUERY_PLACEHOLDER` and put
+//! back from the configuration at each attempt, in the same way; a secret-looking
+//! parameter whose value is an expression is stored as rendered, since it cannot be
+//! rendered again without its request. Signatures are made again at each attempt. The body is stored as
 //! rendered; when a configuration includes the platform token, the body carries it, so
 //! the file is created readable by its owner only.
 //!

@@ -988,3 +988,47 @@ fn a_delivery_the_host_dies_on_ends_after_its_budget() {
     );
     assert_eq!(receiver.received().len(), 2, "no third attempt");
 }
+
+#[test]
+fn secret_query_values_are_sent_but_never_stored_in_the_outbox() {
+    let rt = tokio();
+    let receiver = rt
+        .block_on(Receiver::builder().secrets(vec![SECRET.into()]).start())
+        .unwrap();
+    let dir = scratch("query-secret");
+    let mut c = config(&receiver.url("/hook"));
+    c["query"] = json!([
+        { "key": "api_key", "text": "query-sekret-314159" },
+        { "key": "source", "text": "mdm" }
+    ]);
+    write_json(&dir.join("config.json"), &c);
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    let serve = Serve::start(&dir, &[]);
+    let (status, a) = serve.post("/changes", &json!([change("Q1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 1));
+    let got = &receiver.received()[0];
+    assert!(
+        got.target.contains("api_key=query-sekret-314159") && got.target.contains("source=mdm"),
+        "{}",
+        got.target
+    );
+    drop(serve);
+    let mut stored = String::new();
+    for f in ["outbox.sqlite", "outbox.sqlite-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(f)) {
+            stored.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    assert!(
+        !stored.contains("query-sekret-314159"),
+        "the outbox holds the secret"
+    );
+    assert!(
+        stored.contains("api_key=query-value-added-at-each-attempt&source=mdm"),
+        "the stored URL keeps the rest, with the placeholder"
+    );
+}
