@@ -77,10 +77,13 @@ impl Guest for Component {
         time_zone: Option<String>,
         after: t::Instant,
         count: u32,
-    ) -> Result<Vec<t::Instant>, Vec<t::Problem>> {
+    ) -> Result<p::FireTimes, Vec<t::Problem>> {
         let after = to_instant(after, &|| "after".into()).map_err(|p| vec![from_problem(p)])?;
         plan::cron_preview(&cron, time_zone.as_deref(), after, count, &HostZones)
-            .map(|v| v.into_iter().map(from_instant).collect())
+            .map(|(fires, warnings)| p::FireTimes {
+                fires: fires.into_iter().map(from_instant).collect(),
+                warnings: warnings.into_iter().map(from_problem).collect(),
+            })
             .map_err(|ps| ps.into_iter().map(from_problem).collect())
     }
 }

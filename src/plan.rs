@@ -365,7 +365,8 @@ pub fn evaluate(expression: &str, sample: &Sample, ctx: &RenderContext) -> Resul
     crate::expr::evaluate(expression, sample, ctx)
 }
 
-/// Validate a cron text and preview its next fire times.
+/// Validate a cron text and preview its next fire times, with the warnings compiling it
+/// in a strategy would give.
 ///
 /// Problems in the text are at path `cron` (with their spans), an unknown zone at
 /// `time-zone`, a count over [`crate::cron::MAX_PREVIEW`] at `count`. The zone defaults
@@ -376,8 +377,8 @@ pub fn cron_preview(
     after: Instant,
     count: u32,
     zones: &dyn Zones,
-) -> Result<Vec<Instant>, Vec<Problem>> {
-    let (schedule, _warnings) = crate::cron::parse(cron).map_err(|problems| {
+) -> Result<(Vec<Instant>, Vec<Problem>), Vec<Problem>> {
+    let (schedule, warnings) = crate::cron::parse(cron).map_err(|problems| {
         problems
             .into_iter()
             .map(|p| Problem {
@@ -399,9 +400,17 @@ pub fn cron_preview(
             ),
         )]);
     }
-    schedule
+    let fires = schedule
         .preview(after, count, zone, zones)
-        .map_err(|m| vec![Problem::error("time-zone", m)])
+        .map_err(|m| vec![Problem::error("time-zone", m)])?;
+    let warnings = warnings
+        .into_iter()
+        .map(|p| Problem {
+            path: "cron".into(),
+            ..p
+        })
+        .collect();
+    Ok((fires, warnings))
 }
 
 #[cfg(test)]

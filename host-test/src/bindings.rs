@@ -18,6 +18,6 @@ pub use connect::webhook::types::{
     AccessToken, Date, Header, HttpMethod, HttpRequest, Instant, OauthError, OverLimit, Problem,
     RecordTooLarge, RenderContext, RenderError, RunMode, Severity, Span, Value, Verdict,
 };
-pub use exports::connect::webhook::provider::Guest as Provider;
+pub use exports::connect::webhook::provider::{FireTimes, Guest as Provider};
 
 pub use crate::records::{Attribute, Member, RecordChange, Sample};

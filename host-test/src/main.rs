@@ -624,8 +624,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 prepared.run(&rt)
             });
             match lines {
-                Ok(lines) => {
-                    for line in lines {
+                Ok(preview) => {
+                    // The same warning lines `validate` prints, on stderr: stdout is
+                    // the fire times, one a line, for scripts.
+                    for w in &preview.warnings {
+                        eprintln!("{}", json::problem_line(w));
+                    }
+                    for line in preview.lines {
                         out!("{line}");
                     }
                     Ok(ExitCode::SUCCESS)

@@ -17,9 +17,9 @@ use wasmtime::{
 };
 
 use crate::bindings::{
-    AccessToken, Changes, Configuration, Header, HttpRequest, Instant, Member, OauthError, Page,
-    PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode, Sample, Strategy,
-    Value, Verdict, WebhookProvider, WebhookProviderPre,
+    AccessToken, Changes, Configuration, FireTimes, Header, HttpRequest, Instant, Member,
+    OauthError, Page, PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode,
+    Sample, Strategy, Value, Verdict, WebhookProvider, WebhookProviderPre,
 };
 use crate::error::HostError;
 use crate::limits::{
@@ -278,14 +278,14 @@ impl Runtime {
         self.instantiate()?.evaluate(expression, sample, context)
     }
 
-    /// Preview a cron text's next fire times, in a fresh instance.
+    /// Preview a cron text's next fire times, with its warnings, in a fresh instance.
     pub fn cron_preview(
         &self,
         cron: &str,
         time_zone: Option<&str>,
         after: Instant,
         count: u32,
-    ) -> Result<Vec<Instant>, HostError> {
+    ) -> Result<FireTimes, HostError> {
         self.instantiate()?
             .cron_preview(cron, time_zone, after, count)
     }
@@ -515,7 +515,7 @@ impl Instance {
         time_zone: Option<&str>,
         after: Instant,
         count: u32,
-    ) -> Result<Vec<Instant>, HostError> {
+    ) -> Result<FireTimes, HostError> {
         let size = cron.len() + time_zone.map_or(0, str::len);
         self.call(
             size,

@@ -206,8 +206,8 @@ pub fn prepare(request: &Request, now: Timestamp) -> Result<Prepared, ScheduleEr
 impl Prepared {
     /// The fire times, one line each, in RFC 3339 with the zone's offset, from the
     /// component's `cron-preview`.
-    pub fn run(&self, runtime: &Runtime) -> Result<Vec<String>, ScheduleError> {
-        let fires = runtime
+    pub fn run(&self, runtime: &Runtime) -> Result<Preview, ScheduleError> {
+        let answer = runtime
             .cron_preview(
                 &self.cron,
                 Some(&self.zone),
@@ -226,11 +226,29 @@ impl Prepared {
                 ),
                 other => ScheduleError::Host(other),
             })?;
-        Ok(fires
-            .into_iter()
-            .map(|i| format_in_zone(json::timestamp(i), &self.tz))
-            .collect())
+        let located = |p: Problem| Problem {
+            path: format!("{}{}", self.prefix, p.path),
+            ..p
+        };
+        Ok(Preview {
+            lines: answer
+                .fires
+                .into_iter()
+                .map(|i| format_in_zone(json::timestamp(i), &self.tz))
+                .collect(),
+            warnings: answer.warnings.into_iter().map(located).collect(),
+        })
     }
+}
+
+/// What `schedule` prints: the fire times, one line each, and the warnings `validate`
+/// gives the same cron text (with the same paths).
+#[derive(Debug)]
+pub struct Preview {
+    /// The fire times, in RFC 3339 with the zone's offset.
+    pub lines: Vec<String>,
+    /// The cron text's warnings.
+    pub warnings: Vec<Problem>,
 }
 
 /// Run a `schedule` command: [`prepare`], then [`Prepared::run`].
@@ -238,7 +256,7 @@ pub fn preview(
     runtime: &Runtime,
     request: &Request,
     now: Timestamp,
-) -> Result<Vec<String>, ScheduleError> {
+) -> Result<Preview, ScheduleError> {
     prepare(request, now)?.run(runtime)
 }
 

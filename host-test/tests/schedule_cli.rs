@@ -340,6 +340,7 @@ fn the_count_limit_is_the_components_own() {
     assert_eq!(
         rt.cron_preview("* * * * *", None, at, MAX_COUNT)
             .unwrap()
+            .fires
             .len(),
         MAX_COUNT as usize
     );
@@ -479,5 +480,44 @@ fn an_unreadable_strategy_exits_2_naming_the_file() {
         stderr(&out).contains("/nonexistent/s.json: cannot read"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn schedule_prints_the_warnings_validate_prints() {
+    let out = schedule(&[
+        "--cron",
+        "0 0 13 * FRI",
+        "--count",
+        "1",
+        "--from",
+        "2026-11-29T00:00:00Z",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout.trim(), "2027-08-13T00:00:00+00:00", "{stdout}");
+    assert!(
+        stderr.starts_with("warning: cron (line 1, column "),
+        "{stderr}"
+    );
+    // Without anything to warn about, stderr stays empty.
+    let out = schedule(&[
+        "--cron",
+        "0 0 * * FRI",
+        "--count",
+        "1",
+        "--from",
+        "2026-11-29T00:00:00Z",
+    ]);
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

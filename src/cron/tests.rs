@@ -650,7 +650,12 @@ fn text_is_kept_and_cron_is_send_sync() {
 #[test]
 fn plan_cron_preview_paths() {
     let after = at("2024-01-01T00:00:00Z", "UTC");
-    let out = crate::plan::cron_preview("0 0 * * *", None, after, 2, &UtcOnly).unwrap();
+    let (out, warnings) = crate::plan::cron_preview("0 0 * * *", None, after, 2, &UtcOnly).unwrap();
+    assert!(warnings.is_empty());
+    let (_, warned) = crate::plan::cron_preview("0 0 13 * FRI", None, after, 1, &UtcOnly).unwrap();
+    assert_eq!(warned.len(), 1);
+    assert_eq!(warned[0].path, "cron");
+    assert!(warned[0].span.is_some());
     assert_eq!(
         out,
         [
@@ -667,7 +672,7 @@ fn plan_cron_preview_paths() {
         crate::plan::cron_preview("0 0 * * *", None, after, MAX_PREVIEW + 1, &UtcOnly).unwrap_err();
     assert_eq!(e[0].path, "count");
     let ny = crate::plan::cron_preview("0 0 * * *", Some("America/New_York"), after, 1, &Tzdb);
-    assert_eq!(ny.unwrap(), [at("2024-01-01T05:00:00Z", "UTC")]);
+    assert_eq!(ny.unwrap().0, [at("2024-01-01T05:00:00Z", "UTC")]);
 }
 
 /// Whether `spec` matches the UTC second `s`, checked field by field without the engine's
