@@ -272,7 +272,7 @@ fn session_or_problems(
         Ok(s) => Ok(Some(s)),
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                out!("{}", json::problem_line(p));
+                eprintln!("{}", json::problem_line(p));
             }
             Ok(None)
         }
@@ -315,12 +315,12 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
     let reports = match reports {
         Ok(r) => r,
         Err(e) => {
-            out!("error: {e}");
+            eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
     if reports.is_empty() {
-        out!("nothing to send: no change passed the strategy's triggers and filters");
+        eprintln!("nothing to send: no change passed the strategy's triggers and filters");
     }
     for r in &reports {
         let status = r
@@ -491,7 +491,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(mut session) => {
                     let warnings = session.warnings().map_err(|e| e.to_string())?;
                     for w in &warnings {
-                        out!("{}", json::problem_line(w));
+                        eprintln!("{}", json::problem_line(w));
                     }
                     out!(
                         "ok: {:?} with strategy {:?} is valid ({} warning(s))",
@@ -503,13 +503,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Err(HostError::Invalid(problems)) => {
                     for p in &problems {
-                        out!("{}", json::problem_line(p));
+                        eprintln!("{}", json::problem_line(p));
                     }
                     let errors = problems
                         .iter()
                         .filter(|p| matches!(p.severity, b::Severity::Error))
                         .count();
-                    out!("invalid: {errors} error(s)");
+                    eprintln!("invalid: {errors} error(s)");
                     Ok(ExitCode::FAILURE)
                 }
                 Err(e) => Err(e.to_string()),

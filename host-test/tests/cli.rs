@@ -366,3 +366,53 @@ fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
         text(&out)
     );
 }
+
+#[test]
+fn diagnostics_go_to_stderr_and_results_to_stdout() {
+    let ex = examples();
+    let dir = scratch("diagnostics");
+    let mut strategy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ex.join("customer.strategy.json")).unwrap())
+            .unwrap();
+    strategy["run-options"]["batch-size"] = 0.into();
+    let bad = dir.join("strategy.json");
+    std::fs::write(&bad, strategy.to_string()).unwrap();
+    let config = ex.join("customer.config.json");
+    for command in ["validate", "render"] {
+        let mut args = vec![
+            command,
+            "--config",
+            config.to_str().unwrap(),
+            "--strategy",
+            bad.to_str().unwrap(),
+        ];
+        let changes = ex.join("customer.changes.json");
+        if command == "render" {
+            args.extend(["--changes", changes.to_str().unwrap(), "--token", "t"]);
+        }
+        let out = host_test(&args);
+        assert_eq!(out.status.code(), Some(1), "{command}: {}", text(&out));
+        assert!(
+            out.stdout.is_empty(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error: strategy.run-options.batch-size"),
+            "{command}: {stderr}"
+        );
+    }
+    let out = host_test(&[
+        "validate",
+        "--config",
+        config.to_str().unwrap(),
+        "--strategy",
+        ex.join("customer.strategy.json").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ok: "),
+        "{}",
+        text(&out)
+    );
+}
