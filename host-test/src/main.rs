@@ -113,6 +113,11 @@ enum Command {
         /// Seed for NEWGUID.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Print each request's body bytes exactly as they are sent and signed, one
+        /// request a line (a rendered body never holds a raw line break), instead of the
+        /// JSON description: what a receiver's signature check hashes.
+        #[arg(long)]
+        bodies: bool,
     },
     /// Evaluate an expression on a record; print the value as one JSON value.
     Eval {
@@ -522,6 +527,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             token,
             platform_token,
             seed,
+            bodies,
         } => {
             let (config, strategy) = pair.load()?;
             let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
@@ -542,6 +548,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Err(e) => return Err(e.to_string()),
             };
             match session.on_changes(&changes, &context) {
+                Ok(requests) if bodies => {
+                    use std::io::Write as _;
+                    let mut raw = Vec::new();
+                    for r in &requests {
+                        raw.extend_from_slice(&r.body);
+                        raw.push(b'\n');
+                    }
+                    let mut stdout = std::io::stdout().lock();
+                    if let Err(e) = stdout.write_all(&raw).and_then(|()| stdout.flush())
+                        && e.kind() != std::io::ErrorKind::BrokenPipe
+                    {
+                        return Err(format!("cannot write the output: {e}"));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
                 Ok(requests) => {
                     let out: Vec<serde_json::Value> =
                         requests.iter().map(json::request_json).collect();

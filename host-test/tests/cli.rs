@@ -416,3 +416,53 @@ fn diagnostics_go_to_stderr_and_results_to_stdout() {
         text(&out)
     );
 }
+
+#[test]
+fn render_bodies_prints_the_exact_bytes_that_were_signed() {
+    let common = [
+        "--now",
+        "2024-06-15T10:30:00Z",
+        "--token",
+        "example-access-token",
+    ];
+    let described = render_examples(&common);
+    assert!(described.status.success(), "{}", text(&described));
+    let requests: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    let mut args = common.to_vec();
+    args.push("--bodies");
+    let raw = render_examples(&args);
+    assert!(raw.status.success(), "{}", text(&raw));
+    let bodies: Vec<&[u8]> = raw
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let requests = requests.as_array().unwrap();
+    assert_eq!(bodies.len(), requests.len());
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("customer.config.json")).unwrap(),
+    )
+    .unwrap();
+    let secret = config["signing-secrets"][0].as_str().unwrap().to_string();
+    for (body, r) in bodies.iter().zip(requests) {
+        let header = |name: &str| {
+            r["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|h| h[0] == name)
+                .and_then(|h| h[1].as_str())
+                .unwrap_or_else(|| panic!("no {name} in {r}"))
+                .to_string()
+        };
+        host_test::receiver::verify_signature(
+            std::slice::from_ref(&secret),
+            Some(&header("webhook-id")),
+            Some(&header("webhook-timestamp")),
+            Some(&header("webhook-signature")),
+            body,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("the printed body is not what was signed: {e}"));
+    }
+}
