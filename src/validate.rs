@@ -205,10 +205,19 @@ fn check_strategy(s: &Strategy, out: &mut Vec<Problem>) {
             ));
         }
         if sch.cron.trim().is_empty() {
-            out.push(Problem::error(
-                format!("{path}.cron"),
-                "the cron expression is empty; write 5 fields (minute hour day month weekday), 6 with seconds first, or a macro such as @daily",
-            ));
+            let blank = u32::try_from(sch.cron.chars().count()).unwrap_or(u32::MAX);
+            out.push(
+                Problem::error(
+                    format!("{path}.cron"),
+                    "the cron expression is empty; write 5 fields (minute hour day month weekday), 6 with seconds first, or a macro such as @daily",
+                )
+                .at(crate::model::Span {
+                    line: 1,
+                    column: 1,
+                    end_line: 1,
+                    end_column: blank.saturating_add(1),
+                }),
+            );
         }
     }
 }
@@ -549,7 +558,17 @@ mod tests {
                 ..Default::default()
             },
         ];
+        s.schedules.push(Schedule {
+            name: "empty".into(),
+            cron: " ".into(),
+            ..Default::default()
+        });
         let problems = check(&c, &s);
+        let empty = problems
+            .iter()
+            .find(|p| p.path == "strategy.schedules[3].cron")
+            .unwrap_or_else(|| panic!("{problems:#?}"));
+        assert!(empty.span.is_some(), "every cron problem has a span");
         let tz = problems
             .iter()
             .find(|p| p.path == "strategy.schedules[0].time-zone")

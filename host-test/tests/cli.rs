@@ -76,7 +76,8 @@ fn validate_lists_every_problem_of_a_broken_copy_with_its_path() {
         "error: configuration.webhook-url: ",
         "error: configuration.oauth.client-id: ",
         "error: strategy.run-options.batch-size: ",
-        "error: strategy.schedules[0].cron: ",
+        // Every cron problem is located, an empty text too.
+        "error: strategy.schedules[0].cron (line 1, column 1): ",
     ] {
         assert!(shown.contains(path), "{path} missing from:\n{shown}");
     }

@@ -132,6 +132,32 @@ impl Token<'_> {
     }
 }
 
+/// The span of characters `from..to` of `text`, lines counted.
+fn text_span(text: &str, from: usize, to: usize) -> Span {
+    let mut at = (1u32, 1u32);
+    let (mut start, mut end) = (at, at);
+    for (i, c) in text.chars().enumerate().take(to) {
+        if i == from {
+            start = at;
+        }
+        at = if c == '\n' {
+            (at.0.saturating_add(1), 1)
+        } else {
+            (at.0, at.1.saturating_add(1))
+        };
+        end = at;
+    }
+    if from >= to {
+        start = end;
+    }
+    Span {
+        line: start.0,
+        column: start.1,
+        end_line: end.0,
+        end_column: end.1,
+    }
+}
+
 /// The span from the start of `first` to the end of `last`.
 fn between(first: &Token, last: &Token) -> Span {
     let end = last.whole();
@@ -204,19 +230,26 @@ pub(crate) fn parse(text: &str) -> Result<(Spec, Vec<Problem>), Vec<Problem>> {
         text.chars().count()
     };
     if chars > MAX_CRON_CHARS {
-        return Err(vec![Problem::error(
-            "",
-            format!(
-                "the cron expression is {chars} characters long; at most {MAX_CRON_CHARS} are allowed"
-            ),
-        )]);
+        // Located at what lies past the limit.
+        return Err(vec![
+            Problem::error(
+                "",
+                format!(
+                    "the cron expression is {chars} characters long; at most {MAX_CRON_CHARS} are allowed"
+                ),
+            )
+            .at(text_span(text, MAX_CRON_CHARS, chars)),
+        ]);
     }
     let toks = tokens(text);
     let (Some(first), Some(last)) = (toks.first(), toks.last()) else {
-        return Err(vec![Problem::error(
-            "",
-            "the cron expression is empty; write 5 fields (minute hour day-of-month month day-of-week), 6 with a leading second field, or a macro such as @daily",
-        )]);
+        return Err(vec![
+            Problem::error(
+                "",
+                "the cron expression is empty; write 5 fields (minute hour day-of-month month day-of-week), 6 with a leading second field, or a macro such as @daily",
+            )
+            .at(text_span(text, 0, chars)),
+        ]);
     };
 
     if first.text.starts_with('@') {

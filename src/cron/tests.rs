@@ -891,3 +891,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_cron_problem_has_a_span() {
+    for text in [
+        "",
+        "   ",
+        "* * *",
+        "0 25 * * *",
+        "@nightly",
+        "@daily 5",
+        "0 0 30 2 *",
+        "0 0 * * * * 2024",
+    ] {
+        for p in errors(text) {
+            assert!(p.span.is_some(), "{text:?}: {p}");
+        }
+    }
+    let long = "* ".repeat(crate::cron::MAX_CRON_CHARS);
+    let p = &errors(&long)[0];
+    let span = p.span.expect("the too-long text is located");
+    assert_eq!(
+        (span.line, span.column),
+        (1, crate::cron::MAX_CRON_CHARS as u32 + 1)
+    );
+    let p = &errors("  ")[0];
+    assert_eq!(p.span.map(|s| (s.column, s.end_column)), Some((1, 3)));
+}
