@@ -40,6 +40,31 @@ impl Pair {
     }
 }
 
+/// How `send` and `serve` retry: the same options, the same defaults.
+#[derive(clap::Args)]
+struct RetryArgs {
+    /// The first backoff's upper bound, in milliseconds.
+    #[arg(long, default_value_t = host_test::deliver::RETRY_BASE.as_millis() as u64)]
+    retry_base_ms: u64,
+    /// The largest backoff upper bound, in milliseconds.
+    #[arg(long, default_value_t = host_test::deliver::RETRY_CAP.as_millis() as u64)]
+    retry_cap_ms: u64,
+    /// Attempts per delivery, the first included.
+    #[arg(long, default_value_t = host_test::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    max_attempts: u32,
+}
+
+impl RetryArgs {
+    fn policy(&self) -> host_test::deliver::RetryPolicy {
+        host_test::deliver::RetryPolicy {
+            base: std::time::Duration::from_millis(self.retry_base_ms),
+            cap: std::time::Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms)),
+            max_attempts: self.max_attempts,
+            ..Default::default()
+        }
+    }
+}
+
 /// How `send` and `serve` deliver.
 #[derive(clap::Args)]
 struct DeliveryArgs {
@@ -142,6 +167,8 @@ enum Command {
         changes: PathBuf,
         #[command(flatten)]
         delivery: DeliveryArgs,
+        #[command(flatten)]
+        retry: RetryArgs,
     },
     /// Serve the platform's run-time API on loopback over a durable outbox: record
     /// changes, on-demand runs, the delivery history and replay, and the schedules.
@@ -159,15 +186,8 @@ enum Command {
         listen: std::net::SocketAddr,
         #[command(flatten)]
         delivery: DeliveryArgs,
-        /// The first backoff's upper bound, in milliseconds.
-        #[arg(long, default_value_t = host_test::deliver::RETRY_BASE.as_millis() as u64)]
-        retry_base_ms: u64,
-        /// The largest backoff upper bound, in milliseconds.
-        #[arg(long, default_value_t = host_test::deliver::RETRY_CAP.as_millis() as u64)]
-        retry_cap_ms: u64,
-        /// Attempts per delivery, the first included.
-        #[arg(long, default_value_t = host_test::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
-        max_attempts: u32,
+        #[command(flatten)]
+        retry: RetryArgs,
     },
     /// Run the whole product locally: embedded receiver and token endpoint, the examples,
     /// a stream of changes; exits 0 only when every expected delivery arrived verified.
@@ -285,8 +305,17 @@ fn session_or_problems(
     }
 }
 
-fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode, String> {
+/// How often `send` reports its progress on stderr while deliveries are under way.
+const SEND_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn send(
+    pair: Pair,
+    changes: PathBuf,
+    delivery: DeliveryArgs,
+    policy: host_test::deliver::RetryPolicy,
+) -> Result<ExitCode, String> {
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
     use host_test::deliver::{Deliverer, Outcome};
     use host_test::oauth::TokenCache;
@@ -299,6 +328,24 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
         return Ok(ExitCode::FAILURE);
     };
     let log = delivery.log()?;
+    let started = std::time::Instant::now();
+    // Progress on stderr, at most every SEND_PROGRESS_EVERY, as deliveries finish.
+    let finished = Arc::new(AtomicUsize::new(0));
+    let last = Arc::new(AtomicU64::new(0));
+    let progress = {
+        let (finished, last) = (finished.clone(), last.clone());
+        Arc::new(move |_: &host_test::deliver::DeliveryReport| {
+            let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+            let now = started.elapsed().as_millis() as u64;
+            let due = last.load(Ordering::Relaxed) + SEND_PROGRESS_EVERY.as_millis() as u64;
+            if now >= due && last.swap(now, Ordering::Relaxed) < due {
+                eprintln!(
+                    "progress: {n} deliveries finished in {:.1} s",
+                    now as f64 / 1000.0
+                );
+            }
+        })
+    };
     let reports = tokio_runtime()?.block_on(async {
         let client = Arc::new(delivery.client());
         let deliverer = Arc::new(
@@ -313,6 +360,8 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
                 Arc::new(TokenCache::default()),
             )
             .log(Arc::new(log))
+            .policy(policy)
+            .on_report(progress)
             .concurrency(delivery.concurrency),
         );
         deliverer.on_changes(&changes).await
@@ -347,7 +396,20 @@ fn send(pair: Pair, changes: PathBuf, delivery: DeliveryArgs) -> Result<ExitCode
             r.url
         );
     }
-    let all = reports.iter().all(|r| r.outcome == Outcome::Delivered);
+    let delivered = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Delivered)
+        .count();
+    let records: usize = reports.iter().map(|r| r.records).sum();
+    let attempts: u32 = reports.iter().map(|r| r.attempts).sum();
+    eprintln!(
+        "sent: {} of {} deliveries delivered ({records} record(s), {attempts} attempt(s)), {} not, in {:.1} s",
+        delivered,
+        reports.len(),
+        reports.len() - delivered,
+        started.elapsed().as_secs_f64()
+    );
+    let all = delivered == reports.len();
     Ok(if all {
         ExitCode::SUCCESS
     } else {
@@ -469,25 +531,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             pair,
             changes,
             delivery,
-        } => send(pair, changes, delivery),
+            retry,
+        } => send(pair, changes, delivery, retry.policy()),
         Command::Serve {
             pair,
             members,
             outbox,
             listen,
             delivery,
-            retry_base_ms,
-            retry_cap_ms,
-            max_attempts,
-        } => {
-            let policy = host_test::deliver::RetryPolicy {
-                base: std::time::Duration::from_millis(retry_base_ms),
-                cap: std::time::Duration::from_millis(retry_cap_ms.max(retry_base_ms)),
-                max_attempts,
-                ..Default::default()
-            };
-            serve(pair, members, outbox, listen, delivery, policy)
-        }
+            retry,
+        } => serve(pair, members, outbox, listen, delivery, retry.policy()),
         Command::Demo { changes, log } => demo(changes, log),
         Command::Validate { pair } => {
             let (config, strategy) = pair.load()?;

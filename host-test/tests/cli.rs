@@ -467,3 +467,26 @@ fn render_bodies_prints_the_exact_bytes_that_were_signed() {
         .unwrap_or_else(|e| panic!("the printed body is not what was signed: {e}"));
     }
 }
+
+#[test]
+fn send_takes_the_retry_options_of_serve() {
+    for command in ["send", "serve"] {
+        let out = host_test(&[command, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        for option in ["--retry-base-ms", "--retry-cap-ms", "--max-attempts"] {
+            assert!(help.contains(option), "{command} lacks {option}:\n{help}");
+        }
+    }
+    let out = host_test(&[
+        "send",
+        "--config",
+        "c",
+        "--strategy",
+        "s",
+        "--changes",
+        "x",
+        "--max-attempts",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

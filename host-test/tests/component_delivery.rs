@@ -165,6 +165,13 @@ async fn send_delivers_and_prints_each_outcome() {
         text.contains("1 record(s), 1 attempt(s), status 200"),
         "{text}"
     );
+    // One summary line on stderr, after the report on stdout.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("sent: 1 of 1 deliveries delivered (1 record(s), 1 attempt(s)), 0 not, in "),
+        "{stderr}"
+    );
     let got = rx.received();
     assert_eq!(got.len(), 1);
     assert!(got[0].verified.is_ok());
