@@ -98,7 +98,7 @@ impl Layout {
             if i > 0 {
                 out.push(b',');
             }
-            put(out, key);
+            out.extend_from_slice(key);
             match slot {
                 Slot::Json(j) => out.extend_from_slice(j),
                 Slot::Expr(e, path) => e
@@ -143,29 +143,6 @@ fn needs_escape(w: u64) -> bool {
     (control | quote | backslash) != 0
 }
 
-/// Append `s` to `out`. Short runs (keys, most values) are copied a word at a time
-/// inline: through wasm, a variable-length copy is a `memory.copy`, which wasmtime runs
-/// as a call into the host costing more than copying a few dozen bytes.
-#[inline(always)]
-fn put(out: &mut Vec<u8>, s: &[u8]) {
-    if s.len() > SHORT_RUN {
-        out.extend_from_slice(s);
-        return;
-    }
-    out.reserve(s.len());
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        let w: [u8; 8] = w.try_into().unwrap_or_default();
-        out.extend_from_slice(&w);
-    }
-    for &b in words.remainder() {
-        out.push(b);
-    }
-}
-
-/// The longest run [`put`] copies word by word: past it one bulk copy is cheaper.
-const SHORT_RUN: usize = 64;
-
 /// Write `s` as a JSON string. Text without anything to escape (nearly all of it) is
 /// scanned eight bytes at a time, its last few bytes as one word padded with spaces, and
 /// copied in one piece.
@@ -185,7 +162,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     if needs_escape(u64::from_le_bytes(tail)) {
         return escape_from(out, bytes, i);
     }
-    put(out, bytes);
+    out.extend_from_slice(bytes);
     out.push(b'"');
 }
 
