@@ -44,7 +44,7 @@ use crate::bindings::{
 };
 use crate::error::HostError;
 use crate::http::{Response, SendError, Transport};
-use crate::log::{DeliveryLog, redact_url};
+use crate::log::{DeliveryLog, percent_encode, redact_url};
 use crate::oauth::{TokenCache, TokenError, TokenKey};
 use crate::outbox::TOKEN_PLACEHOLDER;
 use crate::platform_token::PlatformTokens;
@@ -922,15 +922,17 @@ impl Deliverer {
     /// from the configuration, as it puts the current access token in).
     pub fn stored_form(&self, request: &HttpRequest) -> HttpRequest {
         let mut r = request.clone();
-        r.url = map_query(&r.url, |key, value| {
-            self.query_secrets
-                .iter()
-                .any(|(k, _)| percent_encode(k) == key)
-                .then(|| QUERY_PLACEHOLDER.to_string())
-                .or(Some(value.to_string()))
-        });
+        r.url = strip_query_secrets(&r.url, &self.query_secrets);
         r
     }
+}
+
+/// `url` with the values of the `secrets`' keys replaced by [`QUERY_PLACEHOLDER`].
+fn strip_query_secrets(url: &str, secrets: &[(String, String)]) -> String {
+    map_query(url, |key, value| {
+        let secret = secrets.iter().any(|(k, _)| percent_encode(k) == key);
+        if secret { QUERY_PLACEHOLDER } else { value }.to_string()
+    })
 }
 
 /// The value stored in the outbox in place of a secret query parameter's.
@@ -942,20 +944,17 @@ fn restore_query_secrets(url: &mut String, secrets: &[(String, String)]) {
         return;
     }
     *url = map_query(url, |key, value| {
-        if value != QUERY_PLACEHOLDER {
-            return Some(value.to_string());
+        let secret = secrets.iter().find(|(k, _)| percent_encode(k) == key);
+        match secret {
+            Some((_, v)) if value == QUERY_PLACEHOLDER => percent_encode(v),
+            _ => value.to_string(),
         }
-        secrets
-            .iter()
-            .find(|(k, _)| percent_encode(k) == key)
-            .map(|(_, v)| percent_encode(v))
-            .or(Some(value.to_string()))
     });
 }
 
 /// `url` with each `key=value` of its query string passed through `f` (keys and values
 /// as they are written, percent-encoded).
-fn map_query(url: &str, f: impl Fn(&str, &str) -> Option<String>) -> String {
+fn map_query(url: &str, f: impl Fn(&str, &str) -> String) -> String {
     let Some((base, rest)) = url.split_once('?') else {
         return url.to_string();
     };
@@ -966,10 +965,7 @@ fn map_query(url: &str, f: impl Fn(&str, &str) -> Option<String>) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) => match f(k, v) {
-                Some(v) => format!("{k}={v}"),
-                None => pair.to_string(),
-            },
+            Some((k, v)) => format!("{k}={}", f(k, v)),
             None => pair.to_string(),
         })
         .collect();
@@ -977,20 +973,6 @@ fn map_query(url: &str, f: impl Fn(&str, &str) -> Option<String>) -> String {
     if let Some(frag) = fragment {
         out.push('#');
         out.push_str(frag);
-    }
-    out
-}
-
-/// Percent-encoding as the component writes query keys and values: RFC 3986's
-/// unreserved characters as they are, every other byte `%XX`.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
     }
     out
 }
@@ -1018,13 +1000,7 @@ mod tests {
             ("token".to_string(), "t0k3n-abcdef".to_string()),
         ];
         let url = "https://hooks.example/in?src=mdm&api_key=k%2Fey%20123456&token=t0k3n-abcdef#x";
-        let stored = map_query(url, |key, value| {
-            secrets
-                .iter()
-                .any(|(k, _)| percent_encode(k) == key)
-                .then(|| QUERY_PLACEHOLDER.to_string())
-                .or(Some(value.to_string()))
-        });
+        let stored = strip_query_secrets(url, &secrets);
         assert!(
             !stored.contains("123456") && !stored.contains("t0k3n"),
             "{stored}"

@@ -182,13 +182,25 @@ fn body_snippet_of(text: &str, len: usize) -> String {
 /// `s` as `application/x-www-form-urlencoded` writes it (a client secret in a token
 /// request body): unreserved characters as they are, a space as `+`, the rest escaped.
 pub fn form_encode(s: &str) -> String {
+    encode(s, true)
+}
+
+/// Percent-encoding as the component writes query keys and values: RFC 3986's
+/// unreserved characters as they are, every other byte `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    encode(s, false)
+}
+
+/// RFC 3986's unreserved characters as they are, a space as `+` when `space_as_plus`,
+/// every other byte `%XX`.
+fn encode(s: &str, space_as_plus: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 out.push(b as char)
             }
-            b' ' => out.push('+'),
+            b' ' if space_as_plus => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

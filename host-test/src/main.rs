@@ -245,7 +245,20 @@ macro_rules! out_part {
 fn emit(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+    written(stdout.write_fmt(args).and_then(|()| stdout.flush()));
+}
+
+/// [`emit`] for bytes, written exactly as they are.
+fn emit_bytes(bytes: &[u8]) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    written(stdout.write_all(bytes).and_then(|()| stdout.flush()));
+}
+
+/// The end of a write to stdout: a closed stdout ends the process quietly (exit 0), any
+/// other failure says so (exit 2).
+fn written(result: std::io::Result<()>) {
+    if let Err(e) = result {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
@@ -602,18 +615,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             match session.on_changes(&changes, &context) {
                 Ok(requests) if bodies => {
-                    use std::io::Write as _;
                     let mut raw = Vec::new();
                     for r in &requests {
                         raw.extend_from_slice(&r.body);
                         raw.push(b'\n');
                     }
-                    let mut stdout = std::io::stdout().lock();
-                    if let Err(e) = stdout.write_all(&raw).and_then(|()| stdout.flush())
-                        && e.kind() != std::io::ErrorKind::BrokenPipe
-                    {
-                        return Err(format!("cannot write the output: {e}"));
-                    }
+                    emit_bytes(&raw);
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(requests) => {

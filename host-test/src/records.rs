@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::bindings::{ChangeKind, Changes, Date, Instant, Page, TextRef, Value};
+use crate::bindings::{CellKind, ChangeKind, Changes, Date, Instant, Page, TextRef, Value};
 
 /// One attribute of a member; related-entity attributes have paths longer than one
 /// (`["Class", "Name"]` for `[Class].[Name]`).
@@ -61,14 +61,6 @@ pub struct Sample {
 
 /// The row that stands for none in `new-states` and `prior-states`.
 pub const NO_ROW: u32 = u32::MAX;
-
-/// The WIT `cell-kind` numbers, as `cell-kinds` holds them.
-const CELL_NULL: u8 = 0;
-const CELL_TEXT: u8 = 1;
-const CELL_DECIMAL: u8 = 2;
-const CELL_BOOLEAN: u8 = 3;
-const CELL_DATE: u8 = 4;
-const CELL_DATETIME: u8 = 5;
 
 /// A date cell's value word: `year << 16 | month << 8 | day`. A year out of range keeps its
 /// bits, so the component reports the date rather than reading another one.
@@ -154,19 +146,20 @@ impl PageBuilder {
     /// Append one cell (one attribute) to the member being written.
     pub fn cell(&mut self, path: u32, value: &Value) {
         let word = |r: TextRef| (r.offset as u64) << 32 | r.len as u64;
+        // The WIT's `cell-kind` numbers, as `cell-kinds` holds them.
         let (kind, value) = match value {
-            Value::Null => (CELL_NULL, 0),
-            Value::Text(t) => (CELL_TEXT, word(self.text(t))),
-            Value::Decimal(d) => (CELL_DECIMAL, word(self.text(d))),
-            Value::Boolean(b) => (CELL_BOOLEAN, u64::from(*b)),
-            Value::Date(d) => (CELL_DATE, pack_date(d)),
+            Value::Null => (CellKind::Null, 0),
+            Value::Text(t) => (CellKind::Text, word(self.text(t))),
+            Value::Decimal(d) => (CellKind::Decimal, word(self.text(d))),
+            Value::Boolean(b) => (CellKind::Boolean, u64::from(*b)),
+            Value::Date(d) => (CellKind::Date, pack_date(d)),
             Value::Datetime(i) => {
                 self.page.instants.push(*i);
-                (CELL_DATETIME, self.page.instants.len() as u64 - 1)
+                (CellKind::Datetime, self.page.instants.len() as u64 - 1)
             }
         };
         self.page.cell_paths.push(path);
-        self.page.cell_kinds.push(kind);
+        self.page.cell_kinds.push(kind as u8);
         self.page.cell_values.push(value);
     }
 
@@ -316,7 +309,7 @@ mod tests {
         assert_eq!(page.cell_paths.len(), 4);
         let text = |offset: u32, len: u32| &page.text[offset as usize..(offset + len) as usize];
         assert_eq!(text(page.rows[4], page.rows[5]), "B");
-        assert_eq!(page.cell_kinds[3], CELL_TEXT);
+        assert_eq!(page.cell_kinds[3], CellKind::Text as u8);
         let w = page.cell_values[3];
         assert_eq!(text((w >> 32) as u32, w as u32), "M");
         assert_eq!(page.cell_paths[1], page.cell_paths[3]);

@@ -2,8 +2,8 @@
 //! output caps. Counts string and list payloads, not the canonical ABI's fixed overhead.
 
 use crate::bindings::{
-    Attribute, Changes, Configuration, Field, FieldValue, Header, HttpRequest, Member, Page,
-    RecordChange, RenderContext, Sample, Strategy, Value,
+    Changes, Configuration, Field, FieldValue, Header, HttpRequest, Page, RenderContext, Strategy,
+    Value,
 };
 
 /// Payload bytes of a value.
@@ -48,30 +48,6 @@ impl WireSize for Value {
             Value::Text(s) | Value::Decimal(s) => s.len() + 1,
             _ => 16,
         }
-    }
-}
-
-impl WireSize for Attribute {
-    fn wire_size(&self) -> usize {
-        self.path.wire_size() + self.value.wire_size()
-    }
-}
-
-impl WireSize for Member {
-    fn wire_size(&self) -> usize {
-        self.code.len() + self.attributes.wire_size()
-    }
-}
-
-impl WireSize for RecordChange {
-    fn wire_size(&self) -> usize {
-        self.event_id.len()
-            + self.entity.len()
-            + self.code.len()
-            + self.new_state.wire_size()
-            + self.prior_state.wire_size()
-            + self.changed_by.len()
-            + 16
     }
 }
 
@@ -164,11 +140,5 @@ impl WireSize for Strategy {
                     s.name.len() + s.cron.len() + s.filter.wire_size() + s.time_zone.wire_size()
                 })
                 .sum::<usize>()
-    }
-}
-
-impl WireSize for Sample {
-    fn wire_size(&self) -> usize {
-        self.state.wire_size() + self.prior.wire_size()
     }
 }
