@@ -866,7 +866,7 @@ impl Deliverer {
         error: Option<&str>,
     ) {
         let mut e = json!({
-            "ts": crate::json::rfc3339(self.clock.now()),
+            "ts": crate::instant::rfc3339(self.clock.now()),
             "delivery-id": report.delivery_id,
             "attempt": attempt,
             "url": report.url,

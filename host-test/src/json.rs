@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::bindings as b;
+use crate::instant;
 use crate::limits::{MAX_DATA_FILE_BYTES, MAX_DEFINITION_FILE_BYTES};
 
 /// A read or parse failure, with the file and where in it.
@@ -381,7 +382,7 @@ pub fn value(v: &Json) -> Result<b::Value, String> {
         Json::String(s) => {
             if let Some(d) = parse_date(s) {
                 b::Value::Date(d)
-            } else if let Some(i) = parse_instant(s) {
+            } else if let Some(i) = instant::parse(s) {
                 b::Value::Datetime(i)
             } else {
                 b::Value::Text(s.clone())
@@ -430,44 +431,6 @@ fn parse_date(s: &str) -> Option<b::Date> {
         month: d.month() as u8,
         day: d.day() as u8,
     })
-}
-
-/// The largest UTC offset an instant may be written with: ±18:00, RFC 3339's and ISO
-/// 8601's bound (and every real zone's); jiff alone would read up to ±25:59.
-pub const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
-
-/// Parse RFC 3339 with an offset (or `Z`) of at most ±18:00.
-pub fn parse_instant(s: &str) -> Option<b::Instant> {
-    if s.len() < 20 {
-        return None;
-    }
-    // A numeric offset is the text's last six characters: `+HH:MM` or `-HH:MM`.
-    let tail = s.as_bytes().get(s.len() - 6..)?;
-    if matches!(tail[0], b'+' | b'-') && tail[3] == b':' {
-        let two = |i: usize| -> Option<i32> {
-            let (a, b) = (tail[i], tail[i + 1]);
-            (a.is_ascii_digit() && b.is_ascii_digit())
-                .then(|| i32::from(a - b'0') * 10 + i32::from(b - b'0'))
-        };
-        if two(1)? * 3600 + two(4)? * 60 > MAX_OFFSET_SECONDS {
-            return None;
-        }
-    }
-    let ts: jiff::Timestamp = s.parse().ok()?;
-    Some(instant(ts))
-}
-
-/// A `jiff` timestamp as a WIT instant.
-pub fn instant(ts: jiff::Timestamp) -> b::Instant {
-    b::Instant {
-        seconds: ts.as_second(),
-        nanoseconds: ts.subsec_nanosecond().max(0) as u32,
-    }
-}
-
-/// A WIT instant as a `jiff` timestamp (the epoch when out of range).
-pub fn timestamp(i: b::Instant) -> jiff::Timestamp {
-    jiff::Timestamp::new(i.seconds, i.nanoseconds as i32).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 /// A member from a record object with a `Code` attribute.
@@ -565,9 +528,9 @@ impl ChangeJson {
                 self.kind
             )));
         }
-        let at = parse_instant(&self.at).ok_or_else(|| {
+        let at = instant::parse(&self.at).ok_or_else(|| {
             FormatError(format!(
-                "at {path}.at: {:?} is not an RFC 3339 time such as 2024-06-15T10:30:00Z",
+                "at {path}.at: {:?} is not an RFC 3339 time in years 1 to 9999 with an offset of at most ±18:00, such as 2024-06-15T10:30:00Z",
                 self.at
             ))
         })?;
@@ -607,13 +570,8 @@ pub fn value_json(v: &b::Value) -> Json {
             serde_json::from_str::<Number>(d).map_or_else(|_| Json::String(d.clone()), Json::Number)
         }
         b::Value::Date(d) => Json::String(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
-        b::Value::Datetime(i) => Json::String(rfc3339(*i)),
+        b::Value::Datetime(i) => Json::String(instant::rfc3339(*i)),
     }
-}
-
-/// RFC 3339 in UTC with `Z`.
-pub fn rfc3339(i: b::Instant) -> String {
-    timestamp(i).to_string()
 }
 
 /// A request as JSON for people: the body as JSON when it is JSON, else as text.
@@ -770,12 +728,12 @@ mod tests {
 
     #[test]
     fn instants_take_offsets_up_to_eighteen_hours() {
-        assert!(parse_instant("2024-06-15T10:30:00Z").is_some());
-        assert!(parse_instant("2024-06-15T10:30:00+18:00").is_some());
-        assert!(parse_instant("2024-06-15T10:30:00-18:00").is_some());
-        assert!(parse_instant("2024-06-15T10:30:00+18:01").is_none());
-        assert!(parse_instant("2024-06-15T10:30:00+19:00").is_none());
-        assert!(parse_instant("2024-06-15T10:30:00-25:59").is_none());
+        assert!(instant::parse("2024-06-15T10:30:00Z").is_some());
+        assert!(instant::parse("2024-06-15T10:30:00+18:00").is_some());
+        assert!(instant::parse("2024-06-15T10:30:00-18:00").is_some());
+        assert!(instant::parse("2024-06-15T10:30:00+18:01").is_none());
+        assert!(instant::parse("2024-06-15T10:30:00+19:00").is_none());
+        assert!(instant::parse("2024-06-15T10:30:00-25:59").is_none());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod error;
 pub mod http;
+pub mod instant;
 pub mod json;
 pub mod limits;
 pub mod log;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use host_test::bindings as b;
 use host_test::schedule::{self, Target};
-use host_test::{HostError, Limits, Runtime, json};
+use host_test::{HostError, Limits, Runtime, instant, json};
 
 #[derive(Parser)]
 #[command(
@@ -284,10 +284,10 @@ fn runtime() -> Result<Runtime, String> {
 
 fn now_arg(now: Option<&str>) -> Result<b::Instant, String> {
     match now {
-        None => Ok(json::instant(jiff::Timestamp::now())),
-        Some(t) => json::parse_instant(t).ok_or_else(|| {
+        None => Ok(instant::from_timestamp(jiff::Timestamp::now())),
+        Some(t) => instant::parse(t).ok_or_else(|| {
             format!(
-                "--now {t:?} is not an RFC 3339 time with an offset of at most ±18:00, such as 2024-06-15T10:30:00Z"
+                "--now {t:?} is not an RFC 3339 time in years 1 to 9999 with an offset of at most ±18:00, such as 2024-06-15T10:30:00Z"
             )
         }),
     }

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::bindings::{Problem, Severity};
-use crate::{HostError, Runtime, json, zones};
+use crate::bindings::{Instant, Problem, Severity};
+use crate::{HostError, Runtime, instant, json, zones};
 
 /// The most fire times one preview lists. It is the component's own limit (`MAX_PREVIEW`
 /// in `src/cron/mod.rs`): a preview is for a person to read, and the limit bounds the
@@ -165,7 +165,7 @@ pub struct Prepared {
     zone: String,
     tz: TimeZone,
     prefix: String,
-    after: Timestamp,
+    after: Instant,
     count: u32,
 }
 
@@ -191,7 +191,7 @@ pub fn prepare(request: &Request, now: Timestamp) -> Result<Prepared, ScheduleEr
     })?;
     let after = match &request.from {
         Some(text) => parse_from(text, &tz, &target.zone).map_err(ScheduleError::Usage)?,
-        None => now,
+        None => instant::from_timestamp(now),
     };
     Ok(Prepared {
         cron: target.cron,
@@ -208,12 +208,7 @@ impl Prepared {
     /// component's `cron-preview`.
     pub fn run(&self, runtime: &Runtime) -> Result<Preview, ScheduleError> {
         let answer = runtime
-            .cron_preview(
-                &self.cron,
-                Some(&self.zone),
-                json::instant(self.after),
-                self.count,
-            )
+            .cron_preview(&self.cron, Some(&self.zone), self.after, self.count)
             .map_err(|e| match e {
                 HostError::Invalid(problems) => ScheduleError::Problems(
                     problems
@@ -234,7 +229,7 @@ impl Prepared {
             lines: answer
                 .fires
                 .into_iter()
-                .map(|i| format_in_zone(json::timestamp(i), &self.tz))
+                .map(|i| instant::rfc3339_in(i, &self.tz))
                 .collect(),
             warnings: answer.warnings.into_iter().map(located).collect(),
         })
@@ -265,32 +260,35 @@ pub fn preview(
 /// optional) in `tz`, named `zone` in messages. A local time repeated by a fold is the
 /// earlier instant; one skipped by a gap is the moment the gap ends, made inclusive (see
 /// the module documentation).
-pub fn parse_from(text: &str, tz: &TimeZone, zone: &str) -> Result<Timestamp, String> {
+pub fn parse_from(text: &str, tz: &TimeZone, zone: &str) -> Result<Instant, String> {
     let malformed = || {
         format!(
             "--from {text:?} is not a date and time; write RFC 3339 with an offset (2016-11-06T01:45:00-04:00) or a local time in {zone} (2016-11-06T01:45:00 or 2016-11-06 01:45)"
         )
     };
-    if let Some(at) = json::parse_instant(text) {
-        return Ok(json::timestamp(at));
+    if let Some(at) = instant::parse(text) {
+        return Ok(at);
     }
     let local = parse_local(text).ok_or_else(malformed)?;
-    let ambiguous = tz.to_ambiguous_timestamp(local);
-    let out_of_range = |e: jiff::Error| format!("--from {text:?} in {zone} is out of range: {e}");
-    match ambiguous.offset() {
-        AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. } => {
-            ambiguous.earlier().map_err(out_of_range)
+    let out_of_range = || format!("--from {text:?} in {zone} is outside years 1 to 9999 in UTC");
+    // The offsets come from the zone; the instant is computed from the civil time, which
+    // reaches the end of year 9999 where jiff's timestamps stop a day short.
+    match tz.to_ambiguous_timestamp(local).offset() {
+        AmbiguousOffset::Unambiguous { offset } | AmbiguousOffset::Fold { before: offset, .. } => {
+            instant::from_local(local, offset).ok_or_else(out_of_range)
         }
-        AmbiguousOffset::Gap { .. } => {
-            // `earlier()` reads the time with the offset after the gap, which puts it
-            // before the transition; the next transition is the end of the gap.
-            let before_gap = ambiguous.earlier().map_err(out_of_range)?;
+        AmbiguousOffset::Gap { after, .. } => {
+            // Read with the offset after the gap, the time falls before the transition;
+            // the next transition is the end of the gap.
+            let before_gap = instant::from_local(local, after)
+                .and_then(instant::to_timestamp)
+                .ok_or_else(out_of_range)?;
             let end = tz
                 .following(before_gap)
                 .next()
                 .map(|t| t.timestamp())
                 .ok_or_else(|| format!("--from {text:?}: {zone} has no transition after it"))?;
-            Ok(end - SignedDuration::from_nanos(1))
+            Ok(instant::from_timestamp(end - SignedDuration::from_nanos(1)))
         }
     }
 }
@@ -329,19 +327,6 @@ fn parse_local(text: &str) -> Option<jiff::civil::DateTime> {
     format!("{date}T{time}").parse().ok()
 }
 
-/// `at` in RFC 3339 with the offset `tz` has then (`2016-03-13T03:00:00-04:00`, UTC as
-/// `+00:00`). An offset that is not a whole number of minutes (local mean time before
-/// standard time) cannot be written in RFC 3339, so such an instant is written in UTC,
-/// as the component's own formatter does.
-pub fn format_in_zone(at: Timestamp, tz: &TimeZone) -> String {
-    let zoned = if tz.to_offset(at).seconds() % 60 == 0 {
-        at.to_zoned(tz.clone())
-    } else {
-        at.to_zoned(TimeZone::UTC)
-    };
-    zoned.strftime("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,8 +335,13 @@ mod tests {
         TimeZone::get("America/New_York").unwrap()
     }
 
-    fn utc(s: &str) -> Timestamp {
-        s.parse().unwrap()
+    fn utc(s: &str) -> Instant {
+        instant::parse(s).unwrap()
+    }
+
+    /// A parsed `--from` in UTC, to compare (the WIT's instant has no `PartialEq`).
+    fn seen(from: Result<Instant, String>) -> Result<String, String> {
+        from.map(instant::rfc3339)
     }
 
     #[test]
@@ -367,14 +357,18 @@ mod tests {
             "2016-07-01 12:30",
         ] {
             assert_eq!(
-                parse_from(text, &tz, "America/New_York"),
-                Ok(want),
+                seen(parse_from(text, &tz, "America/New_York")),
+                Ok(instant::rfc3339(want)),
                 "{text}"
             );
         }
         assert_eq!(
-            parse_from("2016-07-01T12:30:00.25", &tz, "America/New_York"),
-            Ok(utc("2016-07-01T16:30:00.25Z"))
+            seen(parse_from(
+                "2016-07-01T12:30:00.25",
+                &tz,
+                "America/New_York"
+            )),
+            Ok(instant::rfc3339(utc("2016-07-01T16:30:00.25Z")))
         );
     }
 
@@ -402,8 +396,8 @@ mod tests {
     fn a_local_time_in_a_fold_is_the_earlier_instant() {
         // 2016-11-06 01:45 happens at -04:00 and again at -05:00 in New York.
         assert_eq!(
-            parse_from("2016-11-06T01:45:00", &ny(), "America/New_York"),
-            Ok(utc("2016-11-06T05:45:00Z"))
+            seen(parse_from("2016-11-06T01:45:00", &ny(), "America/New_York")),
+            Ok(instant::rfc3339(utc("2016-11-06T05:45:00Z")))
         );
     }
 
@@ -416,8 +410,8 @@ mod tests {
             "2016-03-13 02:59",
         ] {
             assert_eq!(
-                parse_from(text, &ny(), "America/New_York"),
-                Ok(utc("2016-03-13T06:59:59.999999999Z")),
+                seen(parse_from(text, &ny(), "America/New_York")),
+                Ok(instant::rfc3339(utc("2016-03-13T06:59:59.999999999Z"))),
                 "{text}"
             );
         }
@@ -427,24 +421,24 @@ mod tests {
     fn instants_are_written_with_the_zone_offset() {
         let tz = ny();
         assert_eq!(
-            format_in_zone(utc("2016-03-13T07:00:00Z"), &tz),
+            instant::rfc3339_in(utc("2016-03-13T07:00:00Z"), &tz),
             "2016-03-13T03:00:00-04:00"
         );
         assert_eq!(
-            format_in_zone(utc("2016-01-13T07:00:00Z"), &TimeZone::UTC),
+            instant::rfc3339_in(utc("2016-01-13T07:00:00Z"), &TimeZone::UTC),
             "2016-01-13T07:00:00+00:00"
         );
         assert_eq!(
-            format_in_zone(utc("2016-01-13T07:00:00.5Z"), &TimeZone::UTC),
+            instant::rfc3339_in(utc("2016-01-13T07:00:00.5Z"), &TimeZone::UTC),
             "2016-01-13T07:00:00.5+00:00"
         );
         // Before 1883 New York kept local mean time, -04:56:02: not RFC 3339, so UTC.
         assert_eq!(
-            format_in_zone(utc("1850-01-01T16:56:02Z"), &tz),
+            instant::rfc3339_in(utc("1850-01-01T16:56:02Z"), &tz),
             "1850-01-01T16:56:02+00:00"
         );
         assert_eq!(
-            format_in_zone(
+            instant::rfc3339_in(
                 utc("1850-01-01T16:56:02Z"),
                 &TimeZone::get("Asia/Kolkata").unwrap()
             ),

@@ -47,7 +47,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::bindings::{HttpRequest, Member, RenderContext, Strategy};
 use crate::json::{self, FormatError};
-use crate::{HostError, Session};
+use crate::{HostError, Session, instant};
 
 /// Members per `on-schedule` call, before rounding up to whole batches (see
 /// [`page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
@@ -170,7 +170,10 @@ impl Plan for Session {
         schedule: &str,
         after: Timestamp,
     ) -> Result<Option<Timestamp>, HostError> {
-        Ok(Session::next_fire(self, schedule, json::instant(after))?.map(json::timestamp))
+        // A fire in the last 26 hours of year 9999 has no `Timestamp`: it is never due
+        // in this process's life.
+        let after = instant::from_timestamp(after);
+        Ok(Session::next_fire(self, schedule, after)?.and_then(instant::to_timestamp))
     }
 
     fn on_schedule(
@@ -594,7 +597,7 @@ impl Scheduler {
             let (access_token, platform_token) =
                 self.tokens.as_mut().map_or((None, None), |f| f(fire.at));
             let context = RenderContext {
-                now: json::instant(fire.at),
+                now: instant::from_timestamp(fire.at),
                 access_token,
                 platform_token,
                 id_seed: id_seed(&fire.strategy, &fire.schedule, fire.at, pages as u64),

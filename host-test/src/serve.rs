@@ -227,7 +227,7 @@ fn start_schedules(
                 }
                 let tokens = d.clone();
                 scheduler.with_tokens(Box::new(move |at| {
-                    tokens.deliverer().outbox_tokens(j::instant(at))
+                    tokens.deliverer().outbox_tokens(crate::instant::from_timestamp(at))
                 }));
                 Ok(scheduler)
             };

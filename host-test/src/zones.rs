@@ -6,10 +6,7 @@ use crate::bindings::Instant;
 
 /// The offset from UTC in seconds east of `name` at `at`, or a message naming the zone.
 pub fn utc_offset(name: &str, at: Instant) -> Result<i32, String> {
-    let tz = time_zone(name)?;
-    let ts = jiff::Timestamp::new(at.seconds, 0)
-        .map_err(|e| format!("instant {}s is out of range: {e}", at.seconds))?;
-    Ok(tz.to_offset(ts).seconds())
+    Ok(crate::instant::offset_at(&time_zone(name)?, at).seconds())
 }
 
 /// The IANA zone `name` from the host's database, or a message naming it and saying what

@@ -111,13 +111,14 @@ fn validate_names_the_key_of_a_malformed_file() {
 
 /// `host-test render` on the example configuration, strategy and changes, plus `extra`.
 fn render_examples(extra: &[&str]) -> Output {
+    render_changes(&examples().join("customer.changes.json"), extra)
+}
+
+/// `render` of the examples' configuration and strategy over the changes at `changes`.
+fn render_changes(changes: &Path, extra: &[&str]) -> Output {
     let ex = examples();
-    let files = [
-        "customer.config.json",
-        "customer.strategy.json",
-        "customer.changes.json",
-    ]
-    .map(|f| ex.join(f).to_str().unwrap().to_string());
+    let files = ["customer.config.json", "customer.strategy.json"]
+        .map(|f| ex.join(f).to_str().unwrap().to_string());
     let mut args = vec![
         "render",
         "--config",
@@ -125,7 +126,7 @@ fn render_examples(extra: &[&str]) -> Output {
         "--strategy",
         &files[1],
         "--changes",
-        &files[2],
+        changes.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
     host_test(&args)
@@ -152,6 +153,40 @@ fn render_prints_the_golden_requests_for_the_examples() {
         got[0]["member-codes"],
         serde_json::json!(["C-1001", "C-0042", "C-0007"])
     );
+}
+
+/// The last second the contract allows, 9999-12-31T23:59:59Z, is a valid `--now` and a
+/// valid change time: jiff's timestamps stop 26 hours earlier, where both used to be
+/// refused as "not RFC 3339".
+#[test]
+fn render_runs_at_the_last_second_of_year_9999() {
+    let s = scratch("render_at_9999");
+    let changes: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(examples().join("customer.changes.json")).unwrap(),
+    )
+    .unwrap();
+    let mut changes = changes.as_array().unwrap().clone();
+    for c in &mut changes {
+        c["at"] = "9999-12-31T23:59:59Z".into();
+    }
+    let path = s.join("changes.json");
+    std::fs::write(&path, serde_json::to_vec(&changes).unwrap()).unwrap();
+    let out = render_changes(&path, &["--now", "9999-12-31T23:59:59Z", "--token", "t"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let headers = got[0]["headers"].as_array().unwrap();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|h| h[0] == name)
+            .map(|h| h[1].as_str().unwrap().to_string())
+    };
+    assert_eq!(header("webhook-timestamp").as_deref(), Some("253402300799"));
+    assert_eq!(header("X-Sent-On").as_deref(), Some("9999-12-31"));
+    // One second later is past the range, and the message says which range.
+    let out = render_examples(&["--now", "10000-01-01T00:00:00Z", "--token", "t"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("years 1 to 9999"), "{}", text(&out));
 }
 
 #[test]
@@ -334,18 +369,7 @@ fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
     f.write_all(b"0]").unwrap();
     f.flush().unwrap();
     drop(f);
-    let ex = examples();
-    let out = host_test(&[
-        "render",
-        "--config",
-        ex.join("customer.config.json").to_str().unwrap(),
-        "--strategy",
-        ex.join("customer.strategy.json").to_str().unwrap(),
-        "--changes",
-        path.to_str().unwrap(),
-        "--token",
-        "t",
-    ]);
+    let out = render_changes(&path, &["--token", "t"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("larger than 67108864 bytes"),
@@ -358,7 +382,7 @@ fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
         "--config",
         "/dev/zero",
         "--strategy",
-        ex.join("customer.strategy.json").to_str().unwrap(),
+        examples().join("customer.strategy.json").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

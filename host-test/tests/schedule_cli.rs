@@ -521,3 +521,66 @@ fn schedule_prints_the_warnings_validate_prints() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The contract's instants reach the last second of year 9999 (`instant::LAST_SECOND`);
+/// jiff's timestamps stop 26 hours earlier, where `--from` and the zone answers used to
+/// fail with "out of range".
+#[test]
+fn fire_times_reach_the_end_of_year_9999_in_every_offset() {
+    assert_eq!(
+        fires(&[
+            "--cron",
+            "59 23 31 12 *",
+            "--from",
+            "9999-12-30T00:00:00Z",
+            "--count",
+            "3"
+        ]),
+        ["9999-12-31T23:59:00+00:00"]
+    );
+    assert_eq!(
+        fires(&[
+            "--cron",
+            "0 * * * *",
+            "--tz",
+            "America/Los_Angeles",
+            "--from",
+            "9999-12-31T13:00:00",
+            "--count",
+            "5",
+        ]),
+        // 16:00 in Los Angeles is 10000-01-01T00:00Z: past the range.
+        ["9999-12-31T14:00:00-08:00", "9999-12-31T15:00:00-08:00"]
+    );
+    // Kiritimati is 14 hours ahead: its last local midnight of 9999 is 10:00Z on the 31st.
+    assert_eq!(
+        fires(&[
+            "--cron",
+            "0 0 * * *",
+            "--tz",
+            "Pacific/Kiritimati",
+            "--from",
+            "9999-12-29T00:00:00Z",
+            "--count",
+            "5",
+        ]),
+        ["9999-12-30T00:00:00+14:00", "9999-12-31T00:00:00+14:00"]
+    );
+    // Past the end is still refused, and says where the range ends.
+    let out = schedule(&[
+        "--cron",
+        "0 0 * * *",
+        "--tz",
+        "America/Los_Angeles",
+        "--from",
+        "9999-12-31T16:00:00",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("outside years 1 to 9999"),
+        "{}",
+        stderr(&out)
+    );
+}
