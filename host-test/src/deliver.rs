@@ -490,9 +490,33 @@ impl Deliverer {
                 self.transport.as_ref(),
                 self.clock.as_ref(),
             )
-            .await?;
+            .await
+            .map_err(|e| self.redacted(e))?;
         self.log.redactor().add(t.expose());
         Ok(Some(t))
+    }
+
+    /// The token error with every known secret replaced: a token endpoint may echo the
+    /// credentials it got (the client secret, the Basic credential) into its
+    /// `error_description`, and this error reaches the operator's terminal, the API and
+    /// the outbox, not only the log.
+    fn redacted(&self, e: TokenError) -> TokenError {
+        let r = self.log.redactor();
+        match e {
+            TokenError::Oauth {
+                status,
+                error,
+                description,
+            } => TokenError::Oauth {
+                status,
+                error: r.apply(&error),
+                description: description.map(|d| r.apply(&d)),
+            },
+            TokenError::Host(m) => TokenError::Host(r.apply(&m)),
+            // A transport failure names the token URL (already without its query) and
+            // the I/O error, never a response body.
+            send @ TokenError::Send(_) => send,
+        }
     }
 
     /// The context for a render now: the time, the OAuth token (fetched or cached), the

@@ -108,6 +108,26 @@ async fn the_component_renders_signs_and_refreshes_tokens() {
     }
 }
 
+/// `host-test send` of the examples' strategy with `config` over `changes`, delivering to
+/// 127.0.0.1 and logging to `log`.
+async fn send(config: PathBuf, changes: PathBuf, log: PathBuf) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_host-test"))
+            .args(["send", "--config"])
+            .arg(&config)
+            .arg("--strategy")
+            .arg(examples().join("customer.strategy.json"))
+            .arg("--changes")
+            .arg(&changes)
+            .args(["--allow-http", "--allow-host", "127.0.0.1", "--log"])
+            .arg(&log)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_delivers_and_prints_each_outcome() {
     let mut config: serde_json::Value = serde_json::from_str(
@@ -138,22 +158,7 @@ async fn send_delivers_and_prints_each_outcome() {
         ]"#,
     )
     .unwrap();
-    let strategy = examples().join("customer.strategy.json");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_host-test"))
-            .args(["send", "--config"])
-            .arg(&c)
-            .arg("--strategy")
-            .arg(&strategy)
-            .arg("--changes")
-            .arg(&ch)
-            .args(["--allow-http", "--allow-host", "127.0.0.1", "--log"])
-            .arg(&log)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = send(c, ch, log).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -177,4 +182,88 @@ async fn send_delivers_and_prints_each_outcome() {
     assert!(got[0].verified.is_ok());
     let logged = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
     assert!(logged.contains(r#""outcome":"delivered""#), "{logged}");
+}
+
+/// A careless token endpoint that refuses the client and echoes every credential it got
+/// (the Basic header, the form body) into its `error_description`: `send`'s output, its
+/// diagnostics and its log keep the refusal's reason and none of the secret's forms, for
+/// both ways of authenticating the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_echoing_the_credentials_leaks_none_of_them() {
+    use base64::Engine as _;
+    use host_test::receiver::Reply;
+    // Characters that form encoding and JSON escaping both change.
+    let secret = r#"s3cr%t+&/="q\x"#;
+    let form_secret = "s3cr%25t%2B%26%2F%3D%22q%5Cx";
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("mdm-connect:{form_secret}"));
+    let endpoint = Receiver::builder()
+        .respond(|req| {
+            let description = format!(
+                "bad client: authorization={:?} body={:?}",
+                req.header("authorization").unwrap_or_default(),
+                String::from_utf8_lossy(&req.body)
+            );
+            Reply::status(
+                401,
+                &serde_json::json!({"error": "invalid_client", "error_description": description})
+                    .to_string(),
+            )
+            .header("content-type", "application/json")
+        })
+        .start()
+        .await
+        .unwrap();
+    for client_auth in ["basic", "body"] {
+        let mut config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(examples().join("customer.config.json")).unwrap(),
+        )
+        .unwrap();
+        config["webhook-url"] = "http://127.0.0.1:9/hook".into();
+        config["oauth"]["token-url"] = endpoint.url("/token").into();
+        config["oauth"]["client-secret"] = secret.into();
+        config["oauth"]["client-auth"] = client_auth.into();
+        let dir = Scratch::new("send", &format!("echoed_{client_auth}"));
+        let (c, log) = (dir.join("c.json"), dir.join("log.jsonl"));
+        std::fs::write(&c, config.to_string()).unwrap();
+        let out = send(c, examples().join("customer.changes.json"), log.clone()).await;
+        let everything = format!(
+            "{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert!(!out.status.success(), "{client_auth}: {everything}");
+        // The reason reaches the operator ...
+        assert!(
+            everything.contains("invalid_client"),
+            "{client_auth}: {everything}"
+        );
+        assert!(
+            everything.contains("bad client"),
+            "{client_auth}: {everything}"
+        );
+        // ... and no form of the secret does: raw, form-encoded, JSON-escaped, or inside
+        // the Basic credential.
+        let json_escaped = serde_json::to_string(secret).unwrap();
+        for form in [
+            secret,
+            form_secret,
+            &json_escaped[1..json_escaped.len() - 1],
+            &basic,
+        ] {
+            assert!(
+                !everything.contains(form),
+                "{client_auth}: {form:?} leaked into:\n{everything}"
+            );
+        }
+    }
+    // The endpoint really did get the credentials it echoed.
+    let got = endpoint.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[0].header("authorization"),
+        Some(&*format!("Basic {basic}"))
+    );
+    assert!(String::from_utf8_lossy(&got[1].body).contains(form_secret));
 }
