@@ -65,6 +65,31 @@ impl RetryArgs {
     }
 }
 
+/// The sandbox's limits per component call, for `serve`: the defaults are `limits.rs`'s,
+/// and an operator tightens them to bound what one API call may cost.
+#[derive(clap::Args)]
+struct SandboxArgs {
+    /// Fuel per component call (about one unit per wasm instruction); a call that needs
+    /// more traps, answers 503, and the next call runs on a fresh instance.
+    #[arg(long, default_value_t = host_test::limits::DEFAULT_FUEL,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    fuel: u64,
+    /// Linear memory per component instance, in MiB (1 to 1024, the pooling slot's size).
+    #[arg(long, default_value_t = (host_test::limits::DEFAULT_MEMORY_BYTES >> 20) as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(host_test::limits::MAX_MEMORY_BYTES >> 20) as u64))]
+    memory_mib: u64,
+}
+
+impl SandboxArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            fuel: self.fuel,
+            memory_bytes: (self.memory_mib as usize) << 20,
+            ..Limits::default()
+        }
+    }
+}
+
 /// How `send` and `serve` deliver.
 #[derive(clap::Args)]
 struct DeliveryArgs {
@@ -188,6 +213,8 @@ enum Command {
         delivery: DeliveryArgs,
         #[command(flatten)]
         retry: RetryArgs,
+        #[command(flatten)]
+        sandbox: SandboxArgs,
     },
     /// Run the whole product locally: embedded receiver and token endpoint, the examples,
     /// a stream of changes; exits 0 only when every expected delivery arrived verified.
@@ -437,6 +464,7 @@ fn serve(
     listen: std::net::SocketAddr,
     delivery: DeliveryArgs,
     policy: host_test::deliver::RetryPolicy,
+    limits: Limits,
 ) -> Result<ExitCode, String> {
     use std::sync::Arc;
 
@@ -450,7 +478,7 @@ fn serve(
         Some(p) => json::read_members(p).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    let rt = Arc::new(runtime()?);
+    let rt = Arc::new(Runtime::new(limits).map_err(|e| e.to_string())?);
     let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -553,7 +581,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
             listen,
             delivery,
             retry,
-        } => serve(pair, members, outbox, listen, delivery, retry.policy()),
+            sandbox,
+        } => serve(
+            pair,
+            members,
+            outbox,
+            listen,
+            delivery,
+            retry.policy(),
+            sandbox.limits(),
+        ),
         Command::Demo { changes, log } => demo(changes, log),
         Command::Validate { pair } => {
             let (config, strategy) = pair.load()?;

@@ -1032,3 +1032,58 @@ fn secret_query_values_are_sent_but_never_stored_in_the_outbox() {
         "the stored URL keeps the rest, with the placeholder"
     );
 }
+
+/// A trap in the component, from its fuel or its memory cap, answers that one API call
+/// 503 in JSON and breaks nothing: the next call runs on a fresh instance (a fuel trap
+/// used to make every later `POST /changes` answer 503 until a restart).
+#[test]
+fn a_trap_answers_503_in_json_and_the_next_call_runs_on_a_fresh_instance() {
+    let dir = scratch("trap");
+    write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    for (limit, value, many, says) in [
+        // One change costs well under a million units; 5,000 in one call do not fit.
+        ("--fuel", "40000000", 5_000, "fuel"),
+        // 3 MiB of notes, in the new and the prior state and then in the body, do not
+        // fit an instance capped at 8 MiB.
+        ("--memory-mib", "8", 1, "memory"),
+    ] {
+        let serve = Serve::start(&dir, &[limit, value]);
+        let one = |v: usize| json!([change("C1", v, "n")]);
+        let (status, a) = serve.post("/changes", &one(1));
+        assert_eq!(status, 202, "{limit}: {a}");
+        let notes = if many == 1 {
+            "x".repeat(3 << 20)
+        } else {
+            "n".into()
+        };
+        let heavy: Vec<Json> = (0..many)
+            .map(|i| change(&format!("H{i}"), 1, &notes))
+            .collect();
+        let (status, a) = serve.post("/changes", &Json::Array(heavy));
+        assert_eq!(status, 503, "{limit}: {a}");
+        let message = a["error"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{limit}: {a}");
+        // Nothing of the refused call was accepted; the next call is served.
+        let (status, a) = serve.post("/changes", &one(2));
+        assert_eq!(status, 202, "{limit} after the trap: {a}");
+        let (status, a) = serve.post("/changes", &one(3));
+        assert_eq!(status, 202, "{limit} twice after the trap: {a}");
+        let (_, listed) = serve.get("/deliveries?limit=100");
+        assert!(
+            !listed.to_string().contains("\"H0\""),
+            "{limit}: the trapped call left deliveries: {listed}"
+        );
+        serve.kill();
+        std::fs::remove_file(dir.join("outbox.sqlite")).unwrap();
+    }
+    // A zero budget is refused before anything starts.
+    let out = serve_command(&dir).args(["--fuel", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = serve_command(&dir)
+        .args(["--memory-mib", "2048"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=1024"));
+}

@@ -6,8 +6,19 @@ use crate::value::{Date, Decimal};
 
 const CONFORMANCE: &str = include_str!("../../tests/data/conformance/expressions.json");
 
+/// The project's own cases in the same format, for what the reference cases leave out.
+const OURS: &str = include_str!("../../tests/data/expressions.json");
+
 fn conformance() -> serde_json::Value {
     serde_json::from_str(CONFORMANCE).expect("the conformance file is JSON")
+}
+
+/// The reference cases, then ours.
+fn case_files() -> [serde_json::Value; 2] {
+    [
+        conformance(),
+        serde_json::from_str(OURS).expect("tests/data/expressions.json is JSON"),
+    ]
 }
 
 fn at(text: &str) -> Instant {
@@ -16,7 +27,11 @@ fn at(text: &str) -> Instant {
 
 /// The conformance record and prior state.
 fn product() -> (Vec<Attribute>, Vec<Attribute>) {
-    let c = conformance();
+    record_and_prior(&conformance())
+}
+
+/// A case file's record and prior state.
+fn record_and_prior(c: &serde_json::Value) -> (Vec<Attribute>, Vec<Attribute>) {
     (
         attributes_from_json(&c["record"]).unwrap(),
         attributes_from_json(&c["prior"]).unwrap(),
@@ -44,46 +59,48 @@ fn same_as_expected(expect: &serde_json::Value, actual: &Value) -> bool {
 
 #[test]
 fn conformance_cases_pass() {
-    let c = conformance();
-    let (record, prior) = product();
-    let now = at(c["now"].as_str().unwrap());
-    let cases = c["cases"].as_array().unwrap();
-    assert!(!cases.is_empty());
-    let mut passed = 0;
-    for case in cases {
-        let text = case["expr"].as_str().unwrap();
-        let expr = compile(text, Usage::Preview).unwrap_or_else(|p| panic!("{text}: {p:?}"));
-        let scope = Scope::new(&record, Some(&prior), now, 7);
-        let got = expr.eval(&scope).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert!(
-            same_as_expected(&case["expect"], &got),
-            "{text}: expected {}, got {}",
-            case["expect"],
-            value_to_json_text(&got)
-        );
-        passed += 1;
+    for c in case_files() {
+        let (record, prior) = record_and_prior(&c);
+        let now = at(c["now"].as_str().unwrap());
+        let cases = c["cases"].as_array().unwrap();
+        assert!(!cases.is_empty());
+        let mut passed = 0;
+        for case in cases {
+            let text = case["expr"].as_str().unwrap();
+            let expr = compile(text, Usage::Preview).unwrap_or_else(|p| panic!("{text}: {p:?}"));
+            let scope = Scope::new(&record, Some(&prior), now, 7);
+            let got = expr.eval(&scope).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(
+                same_as_expected(&case["expect"], &got),
+                "{text}: expected {}, got {}",
+                case["expect"],
+                value_to_json_text(&got)
+            );
+            passed += 1;
+        }
+        assert_eq!(passed, cases.len());
     }
-    assert_eq!(passed, cases.len());
 }
 
 #[test]
 fn conformance_errors_are_rejected_with_a_location() {
-    let c = conformance();
-    let errors = c["errors"].as_array().unwrap();
-    assert!(!errors.is_empty());
-    for e in errors {
-        let text = e.as_str().unwrap();
-        let problems = compile(text, Usage::Preview).expect_err(text);
-        assert!(!problems.is_empty());
-        for p in &problems {
-            let span = p.span.unwrap_or_else(|| panic!("{text}: no span in {p:?}"));
-            assert!(span.line >= 1 && span.column >= 1, "{text}: {span:?}");
-            assert!(
-                span.column as usize <= text.chars().count() + 1,
-                "{text}: {span:?}"
-            );
-            assert_eq!(p.severity, crate::model::Severity::Error);
-            assert_eq!(p.path, "");
+    for c in case_files() {
+        let errors = c["errors"].as_array().unwrap();
+        assert!(!errors.is_empty());
+        for e in errors {
+            let text = e.as_str().unwrap();
+            let problems = compile(text, Usage::Preview).expect_err(text);
+            assert!(!problems.is_empty());
+            for p in &problems {
+                let span = p.span.unwrap_or_else(|| panic!("{text}: no span in {p:?}"));
+                assert!(span.line >= 1 && span.column >= 1, "{text}: {span:?}");
+                assert!(
+                    span.column as usize <= text.chars().count() + 1,
+                    "{text}: {span:?}"
+                );
+                assert_eq!(p.severity, crate::model::Severity::Error);
+                assert_eq!(p.path, "");
+            }
         }
     }
     // The two shipped cases, precisely.
