@@ -172,6 +172,20 @@ pub struct DeliveryReport {
     pub last_response: Option<Response>,
 }
 
+impl DeliveryReport {
+    /// The report of a request that ended as `outcome` without an attempt.
+    pub fn not_attempted(request: &HttpRequest, outcome: Outcome) -> DeliveryReport {
+        DeliveryReport {
+            delivery_id: request.delivery_id.clone(),
+            url: redact_url(&request.url),
+            records: request.member_codes.len(),
+            attempts: 0,
+            outcome,
+            last_response: None,
+        }
+    }
+}
+
 /// A delivery that will not be retried by this host, kept for an operator.
 #[derive(Clone)]
 pub struct DeadLetter {

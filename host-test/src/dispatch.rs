@@ -6,6 +6,13 @@
 //! host's memory stays flat. At most `concurrency` attempts run at once; the rows they
 //! hold stay `pending` until the attempt is recorded, so a crash mid-attempt sends the
 //! delivery again after the restart (at least once, same delivery id).
+//!
+//! Each delivery is attempted by the engine of the strategy that rendered it
+//! ([`Deliverers`]): its configuration's secrets, token endpoint and platform-token
+//! subject, as they are now (a rotated signing secret or client secret applies to
+//! deliveries already waiting). A delivery of a strategy that is no longer known ends as
+//! a dead letter saying so; `serve` keeps a deleted strategy's engine until its pending
+//! deliveries have finished.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +22,28 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
-use crate::outbox::{Due, Enqueued, Last, Outbox, OutboxError, State};
+use crate::log::DeliveryLog;
+use crate::outbox::{Due, Enqueued, Last, Origin, Outbox, OutboxError, State};
 use crate::plugin::Clock;
+
+/// The delivery engines of the strategies the host knows, by strategy name.
+pub trait Deliverers: Send + Sync {
+    /// The engine for deliveries `strategy` rendered (`""`: one a version-1 outbox held,
+    /// from the days of one strategy per host), or `None` when it is not known.
+    fn get(&self, strategy: &str) -> Option<Arc<Deliverer>>;
+    /// Every engine, to tell each about an endpoint disabled or enabled.
+    fn all(&self) -> Vec<Arc<Deliverer>>;
+}
+
+/// One engine for every strategy: a host of one strategy, and the tests.
+impl Deliverers for Arc<Deliverer> {
+    fn get(&self, _strategy: &str) -> Option<Arc<Deliverer>> {
+        Some(self.clone())
+    }
+    fn all(&self) -> Vec<Arc<Deliverer>> {
+        vec![self.clone()]
+    }
+}
 
 /// The longest the dispatcher sleeps without looking at the outbox: it is woken when work
 /// is written or an attempt ends, so this only bounds how late a due time that arrived
@@ -50,10 +77,12 @@ pub struct Stats {
     pub store_errors: u64,
 }
 
-/// One outbox, one engine, one loop.
+/// One outbox, the strategies' engines, one loop.
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
-    deliverer: Arc<Deliverer>,
+    deliverers: Arc<dyn Deliverers>,
+    clock: Arc<dyn Clock>,
+    log: Arc<DeliveryLog>,
     concurrency: usize,
     wake: Notify,
     /// Delivery ids being attempted (or reserved by a synchronous run).
@@ -75,19 +104,26 @@ impl std::fmt::Debug for Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher making at most `concurrency` attempts at once. Endpoints the outbox
-    /// remembers as disabled are disabled in the engine.
+    /// A dispatcher making at most `concurrency` attempts at once, keeping time with
+    /// `clock` and redacting what it records with `log`'s redactor. Endpoints the outbox
+    /// remembers as disabled are disabled in every engine.
     pub fn new(
         outbox: Arc<Outbox>,
-        deliverer: Arc<Deliverer>,
+        deliverers: Arc<dyn Deliverers>,
+        clock: Arc<dyn Clock>,
+        log: Arc<DeliveryLog>,
         concurrency: usize,
     ) -> Result<Arc<Dispatcher>, OutboxError> {
         for (endpoint, why) in outbox.disabled_endpoints()? {
-            deliverer.disable(&endpoint, &why);
+            for d in deliverers.all() {
+                d.disable(&endpoint, &why);
+            }
         }
         Ok(Arc::new(Dispatcher {
             outbox,
-            deliverer,
+            deliverers,
+            clock,
+            log,
             concurrency: concurrency.max(1),
             wake: Notify::new(),
             taken: Mutex::new(HashSet::new()),
@@ -104,9 +140,14 @@ impl Dispatcher {
         &self.outbox
     }
 
-    /// The engine.
-    pub fn deliverer(&self) -> &Arc<Deliverer> {
-        &self.deliverer
+    /// The strategies' engines.
+    pub fn deliverers(&self) -> &Arc<dyn Deliverers> {
+        &self.deliverers
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Counts since start.
@@ -136,7 +177,7 @@ impl Dispatcher {
     /// Run forever: hand out due deliveries, sleep until the next is due or work comes.
     pub async fn run(self: Arc<Self>) {
         loop {
-            let now = now_ms(self.deliverer.clock().as_ref());
+            let now = now_ms(self.clock.as_ref());
             let free = self.concurrency.saturating_sub(self.taken().len());
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {
                 let taken = self.taken().clone();
@@ -190,27 +231,60 @@ impl Dispatcher {
     /// `taken`. Returns the report and the step.
     async fn attempt(&self, due: Due) -> (DeliveryReport, Step) {
         let seq = due.seq;
-        let mut d = self.deliverer.begin(due.request, due.attempts, due.budget);
-        let step = self.deliverer.attempt(&mut d).await;
+        let Some(engine) = self.deliverers.get(&due.strategy) else {
+            return self.unknown_strategy(due);
+        };
+        let mut d = engine.begin(due.request, due.attempts, due.budget);
+        let step = engine.attempt(&mut d).await;
         self.attempts.fetch_add(1, Ordering::Relaxed);
         self.record(seq, &d, step);
         let report = match step {
-            Step::Finished => self.deliverer.finish(d.report, &d.request),
+            Step::Finished => engine.finish(d.report, &d.request),
             Step::Retry(_) => d.report,
         };
         (report, step)
     }
 
+    /// A delivery whose strategy this host does not know (deleted, and its engine gone
+    /// with a restart; or from a version-1 outbox opened with several strategies): it
+    /// cannot be signed or authorized as its strategy would, so it ends as a dead letter
+    /// that says why, for an operator to replay once the strategy is back.
+    fn unknown_strategy(&self, due: Due) -> (DeliveryReport, Step) {
+        let why = if due.strategy.is_empty() {
+            "not attempted: it was written by a host of one strategy, and this host serves several; define the strategy and replay it".to_string()
+        } else {
+            format!(
+                "not attempted: the strategy {:?} that rendered it is no longer defined; define it again and replay this delivery",
+                due.strategy
+            )
+        };
+        let now = now_ms(self.clock.as_ref());
+        let last = Last {
+            error: Some(why.clone()),
+            ..Last::default()
+        };
+        // The attempt was counted when it was handed out; none was made.
+        if let Err(e) =
+            self.outbox
+                .finish(due.seq, State::Dead, "skipped", due.attempts, &last, now)
+        {
+            self.store_error(&e);
+        }
+        self.dead.fetch_add(1, Ordering::Relaxed);
+        let report = DeliveryReport::not_attempted(&due.request, Outcome::Skipped(why));
+        (report, Step::Finished)
+    }
+
     fn record(&self, seq: i64, d: &Delivery, step: Step) {
-        let now = now_ms(self.deliverer.clock().as_ref());
-        let redact = |s: &str| self.deliverer.delivery_log().redactor().apply(s);
+        let now = now_ms(self.clock.as_ref());
+        let redact = |s: &str| self.log.redactor().apply(s);
         let response = d.report.last_response.as_ref();
         let mut last = Last {
             status: response.map(|r| r.status),
             error: d.last_error.as_deref().map(redact),
             response: response
                 .filter(|r| !r.body.is_empty())
-                .map(|r| self.deliverer.delivery_log().redactor().snippet(&r.body)),
+                .map(|r| self.log.redactor().snippet(&r.body)),
         };
         let result = match step {
             Step::Retry(wait) => self.outbox.retry(
@@ -228,6 +302,10 @@ impl Dispatcher {
                         let endpoint = endpoint_of(&d.request.url);
                         if let Err(e) = self.outbox.disable_endpoint(&endpoint, w, now) {
                             self.store_error(&e);
+                        }
+                        // Every strategy that sends there stops too.
+                        for engine in self.deliverers.all() {
+                            engine.disable(&endpoint, w);
                         }
                         (State::Dead, "endpoint-disabled", Some(w))
                     }
@@ -249,29 +327,47 @@ impl Dispatcher {
         }
     }
 
-    /// Write `requests` from `source` to the outbox for the background loop.
+    /// Write `requests` from `origin` to the outbox for the background loop.
     pub fn enqueue(
         &self,
-        source: &str,
+        origin: &Origin<'_>,
         requests: &[crate::bindings::HttpRequest],
     ) -> Result<Vec<Enqueued>, OutboxError> {
-        let now = now_ms(self.deliverer.clock().as_ref());
+        self.enqueue_all(&[(*origin, requests)])
+    }
+
+    /// Write the requests of several origins in one transaction: all or none.
+    pub fn enqueue_all(
+        &self,
+        batches: &[(Origin<'_>, &[crate::bindings::HttpRequest])],
+    ) -> Result<Vec<Enqueued>, OutboxError> {
+        let now = now_ms(self.clock.as_ref());
         // Secret query values never reach the disk: each attempt puts them back.
-        let stored: Vec<_> = requests
+        let stored: Vec<Vec<_>> = batches
             .iter()
-            .map(|r| self.deliverer.stored_form(r))
+            .map(
+                |(origin, requests)| match self.deliverers.get(origin.strategy) {
+                    Some(engine) => requests.iter().map(|r| engine.stored_form(r)).collect(),
+                    None => requests.to_vec(),
+                },
+            )
             .collect();
-        let out = self.outbox.enqueue(source, &stored, now)?;
+        let batches: Vec<_> = batches
+            .iter()
+            .zip(&stored)
+            .map(|((origin, _), requests)| (*origin, requests.as_slice()))
+            .collect();
+        let out = self.outbox.enqueue_all(&batches, now)?;
         self.wake();
         Ok(out)
     }
 
-    /// Write `requests` from `source` to the outbox and attempt each once now, in order,
+    /// Write `requests` from `origin` to the outbox and attempt each once now, in order,
     /// whatever the queue holds before them (the caller is waiting). A delivery that is
     /// to be retried stays in the outbox for the background loop.
     pub async fn attempt_now(
         &self,
-        source: &str,
+        origin: &Origin<'_>,
         requests: &[crate::bindings::HttpRequest],
     ) -> Result<Vec<(Enqueued, Option<(DeliveryReport, Step)>)>, OutboxError> {
         {
@@ -287,7 +383,7 @@ impl Dispatcher {
             }
         };
         // Reserved above, so the loop this wakes leaves them to us.
-        let enqueued = match self.enqueue(source, requests) {
+        let enqueued = match self.enqueue(origin, requests) {
             Ok(e) => e,
             Err(e) => {
                 release(requests);

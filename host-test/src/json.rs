@@ -263,6 +263,10 @@ pub struct RunOptionsJson {
 pub struct StrategyJson {
     /// Name.
     pub name: String,
+    /// The name of the configuration it sends through. `serve` with many definitions
+    /// needs it; a command given one configuration and one strategy does not.
+    #[serde(default)]
+    pub configuration: Option<String>,
     /// Entity.
     pub entity: String,
     /// Header overrides.

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod bindings;
+pub mod catalog;
 pub mod deliver;
 pub mod demo;
 pub mod dispatch;
@@ -27,6 +28,7 @@ pub mod records;
 pub mod runtime;
 pub mod schedule;
 pub mod scheduler;
+pub mod seal;
 pub mod secret;
 pub mod serve;
 pub mod size;

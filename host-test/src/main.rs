@@ -65,6 +65,68 @@ impl RetryArgs {
     }
 }
 
+/// What `serve` runs: one configuration and one strategy, or a directory of them; with
+/// neither, the definitions the outbox holds.
+#[derive(clap::Args)]
+struct ServeDefinitions {
+    /// A service configuration (JSON), with `--strategy`.
+    #[arg(long, requires = "strategy", conflicts_with = "definitions")]
+    config: Option<PathBuf>,
+    /// An integration strategy (JSON), with `--config`.
+    #[arg(long, requires = "config")]
+    strategy: Option<PathBuf>,
+    /// A directory of `NAME.config.json` and `NAME.strategy.json` files; each strategy
+    /// names its configuration (`"configuration": "<name>"`).
+    #[arg(long, value_name = "DIR")]
+    definitions: Option<PathBuf>,
+}
+
+impl ServeDefinitions {
+    /// The definitions given, or every problem with them.
+    fn read(
+        &self,
+    ) -> Result<Vec<host_test::catalog::Definition>, Vec<host_test::catalog::Located>> {
+        use host_test::catalog::{Definition, Located, read_dir};
+        use host_test::outbox::Kind;
+        if let Some(dir) = &self.definitions {
+            return read_dir(dir);
+        }
+        let (Some(config), Some(strategy)) = (&self.config, &self.strategy) else {
+            return Ok(Vec::new());
+        };
+        let read = |kind, path: &PathBuf| {
+            let source = path.display().to_string();
+            json::read_capped::<serde_json::Value>(
+                path,
+                host_test::limits::MAX_DEFINITION_FILE_BYTES,
+            )
+            .map(|json| Definition {
+                kind,
+                source: source.clone(),
+                json,
+            })
+            .map_err(|e| Located::new_for(&source, &e))
+        };
+        let (c, s) = (
+            read(Kind::Configuration, config),
+            read(Kind::Strategy, strategy),
+        );
+        match (c, s) {
+            (Ok(c), Ok(mut s)) => {
+                // Given together, the strategy sends through this configuration.
+                if s.json.get("configuration").is_none()
+                    && let (Some(obj), Some(name)) =
+                        (s.json.as_object_mut(), c.json.get("name").cloned())
+                {
+                    obj.insert("configuration".into(), name);
+                }
+                Ok(vec![c, s])
+            }
+            (c, s) => Err([c.err(), s.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
 /// The sandbox's limits per component call, for `serve`: the defaults are `limits.rs`'s,
 /// and an operator tightens them to bound what one API call may cost.
 #[derive(clap::Args)]
@@ -199,13 +261,18 @@ enum Command {
     /// changes, on-demand runs, the delivery history and replay, and the schedules.
     Serve {
         #[command(flatten)]
-        pair: Pair,
-        /// The member store's starting content (JSON array of records with a `Code`).
-        #[arg(long)]
-        members: Option<PathBuf>,
+        definitions: ServeDefinitions,
+        /// The member store's starting content: a JSON array of records with a `Code`,
+        /// as `ENTITY=FILE` (repeatable), or `FILE` when the strategies serve one entity.
+        #[arg(long, value_name = "[ENTITY=]FILE")]
+        members: Vec<String>,
         /// The outbox file (SQLite); created when missing, resumed when present.
         #[arg(long, default_value = host_test::outbox::DEFAULT_PATH)]
         outbox: PathBuf,
+        /// The key sealing the definitions' secrets in the outbox; made when missing.
+        /// Default: `secrets.key` beside the outbox.
+        #[arg(long, value_name = "FILE")]
+        secrets_key: Option<PathBuf>,
         /// The API's address (loopback only; port 0 picks a free port).
         #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
@@ -458,9 +525,9 @@ fn send(
 }
 
 fn serve(
-    pair: Pair,
-    members: Option<PathBuf>,
-    outbox: PathBuf,
+    definitions: ServeDefinitions,
+    members: Vec<String>,
+    (outbox, secrets_key): (PathBuf, PathBuf),
     listen: std::net::SocketAddr,
     delivery: DeliveryArgs,
     policy: host_test::deliver::RetryPolicy,
@@ -468,43 +535,70 @@ fn serve(
 ) -> Result<ExitCode, String> {
     use std::sync::Arc;
 
+    use host_test::catalog::EngineFactory;
     use host_test::deliver::Deliverer;
     use host_test::oauth::TokenCache;
-    use host_test::plugin::{SessionPlugin, SystemClock};
-    use host_test::serve::{ServeOptions, start};
+    use host_test::plugin::SystemClock;
+    use host_test::serve::{ServeOptions, StartError, start};
 
-    let (config, strategy) = pair.load()?;
-    let members = match &members {
-        Some(p) => json::read_members(p).map_err(|e| e.to_string())?,
-        None => Vec::new(),
+    let given = match definitions.read() {
+        Ok(d) => d,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
     };
+    let members = read_members(&members, &given)?;
     let rt = Arc::new(Runtime::new(limits).map_err(|e| e.to_string())?);
-    let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
-        return Ok(ExitCode::FAILURE);
-    };
     let log = delivery.log()?;
     let tokio = tokio_runtime()?;
     let served = tokio.block_on(async {
-        let plugin = Arc::new(SessionPlugin::new(session));
-        let deliverer = Deliverer::new(
-            plugin.clone(),
-            Arc::new(delivery.client()),
-            Arc::new(SystemClock),
-        )
-        .configure(
-            &config,
-            &strategy.run_options.run_as_user,
-            Arc::new(TokenCache::default()),
-        )
-        .log(Arc::new(log))
-        .policy(policy);
+        let log = Arc::new(log);
+        let client = Arc::new(delivery.client());
+        let tokens = Arc::new(TokenCache::default());
+        let engine: EngineFactory = {
+            let log = log.clone();
+            Arc::new(move |config, strategy, plugin| {
+                Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
+                    .configure(config, &strategy.run_options.run_as_user, tokens.clone())
+                    .log(log.clone())
+                    .policy(policy)
+                    .without_dead_letter_list()
+            })
+        };
         let options = ServeOptions {
             listen,
             outbox: outbox.clone(),
+            secrets_key,
+            definitions: given,
             members,
             concurrency: delivery.concurrency,
+            engine,
+            clock: Arc::new(SystemClock),
+            log,
         };
-        let running = start(rt, config, strategy, plugin, deliverer, options).await?;
+        let running = match start(rt, options).await {
+            Ok(r) => r,
+            Err(StartError::Definitions(problems)) => {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let strategies = running.service.catalog().strategies();
+        out!(
+            "serving {} strategy(ies): {}",
+            strategies.len(),
+            strategies
+                .iter()
+                .map(|b| format!("{:?} v{} ({:?} via {:?})", b.name, b.version, b.strategy.entity, b.configuration))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let counts = running
             .service
             .dispatcher()
@@ -538,13 +632,53 @@ fn serve(
             "stopped: {} attempt(s), {} delivered, {} dead this run; {left} attempt(s) cut off in flight; pending deliveries stay in the outbox",
             stats.attempts, stats.delivered, stats.dead
         );
-        Ok::<_, String>(())
+        Ok::<_, String>(true)
     });
     // Attempts still running (a DNS lookup, a slow receiver) are not waited for: their
     // deliveries are pending in the outbox and go again at the next start.
     tokio.shutdown_background();
-    served?;
-    Ok(ExitCode::SUCCESS)
+    Ok(if served? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The member store's starting content from `--members [ENTITY=]FILE`: a file without an
+/// entity belongs to the one entity the given strategies serve.
+fn read_members(
+    args: &[String],
+    given: &[host_test::catalog::Definition],
+) -> Result<Vec<(String, Vec<b::Member>)>, String> {
+    let mut entities: Vec<&str> = given
+        .iter()
+        .filter(|d| d.kind == host_test::outbox::Kind::Strategy)
+        .filter_map(|d| d.json.get("entity").and_then(serde_json::Value::as_str))
+        .collect();
+    entities.sort_unstable();
+    entities.dedup();
+    let mut out = Vec::new();
+    for arg in args {
+        let (entity, file) = match arg.split_once('=') {
+            Some((e, f)) if !e.contains('/') => (e.to_string(), f),
+            _ => match entities.as_slice() {
+                [one] => (one.to_string(), arg.as_str()),
+                _ => {
+                    return Err(format!(
+                        "--members {arg}: say which entity the members are of, as --members ENTITY=FILE (the strategies serve {})",
+                        if entities.is_empty() {
+                            "no entity yet".to_string()
+                        } else {
+                            entities.join(", ")
+                        }
+                    ));
+                }
+            },
+        };
+        let members = json::read_members(std::path::Path::new(file)).map_err(|e| e.to_string())?;
+        out.push((entity, members));
+    }
+    Ok(out)
 }
 
 fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
@@ -575,22 +709,26 @@ fn run(command: Command) -> Result<ExitCode, String> {
             retry,
         } => send(pair, changes, delivery, retry.policy()),
         Command::Serve {
-            pair,
+            definitions,
             members,
             outbox,
+            secrets_key,
             listen,
             delivery,
             retry,
             sandbox,
-        } => serve(
-            pair,
-            members,
-            outbox,
-            listen,
-            delivery,
-            retry.policy(),
-            sandbox.limits(),
-        ),
+        } => {
+            let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
+            serve(
+                definitions,
+                members,
+                (outbox, secrets_key),
+                listen,
+                delivery,
+                retry.policy(),
+                sandbox.limits(),
+            )
+        }
         Command::Demo { changes, log } => demo(changes, log),
         Command::Validate { pair } => {
             let (config, strategy) = pair.load()?;

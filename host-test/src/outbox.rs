@@ -14,10 +14,18 @@
 //!   hammer them again.
 //! - **schedule_fires**: when each schedule last fired, so a restart catches up once
 //!   instead of forgetting a fire or repeating one.
+//! - **definitions**: every version of every configuration and strategy `serve` was given
+//!   (at start or through the API), with deletions as tombstones, so a restart comes back
+//!   with the definitions in force. Their secrets are sealed (`crate::seal`): the file
+//!   holds ciphertext, and the key lives outside it.
+//!
+//! Each delivery records the strategy and the strategy version that rendered it.
 //!
 //! **Order per record.** Each pending delivery has a queue position (`seq`, the order in
-//! which requests were written). A delivery is at the *head* when no pending delivery with
-//! a smaller position shares one of its member codes; only heads are handed out. So a
+//! which requests were written). A delivery is at the *head* when no pending delivery of
+//! the same strategy with a smaller position shares one of its member codes; only heads
+//! are handed out. Strategies are independent streams (often to different endpoints), so
+//! one strategy's slow endpoint never holds back another's deliveries of the same record. So a
 //! later change never overtakes an earlier one for the same record, while deliveries for
 //! other records go ahead in parallel: there is no order across records. When a delivery
 //! finishes (delivered or dead-lettered), the next delivery of each of its codes becomes a
@@ -69,8 +77,14 @@ pub const DEFAULT_PATH: &str = ".webhook-provider/outbox.sqlite";
 /// that stays small; page on with `after`.
 pub const MAX_LIST: usize = 1_000;
 
-/// The schema this code writes; a file from another version is refused, not guessed at.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this code writes. A version-1 file (one strategy per host, before the
+/// deliveries named their strategy) is migrated in place; a newer one is refused, not
+/// guessed at.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Separates a strategy's name from a member code in `queue_codes`, where each
+/// strategy's records queue on their own: a control character no name or code holds.
+const QUEUE_SEPARATOR: char = '\u{1f}';
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -84,6 +98,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_ms INTEGER NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     budget INTEGER,
+    strategy TEXT NOT NULL DEFAULT '',
+    strategy_version INTEGER NOT NULL DEFAULT 0,
     method TEXT NOT NULL,
     url TEXT NOT NULL,
     headers TEXT NOT NULL,
@@ -115,6 +131,22 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
     fired_ms INTEGER NOT NULL,
     PRIMARY KEY (strategy, schedule)
 );
+CREATE TABLE IF NOT EXISTS definitions (
+    kind TEXT NOT NULL CHECK (kind IN ('configuration', 'strategy')),
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, name, version)
+);
+";
+
+/// Version 1 to 2: deliveries name their strategy (`''`, "the one strategy", for what
+/// version 1 wrote) and the record queues are per strategy.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE deliveries ADD COLUMN strategy TEXT NOT NULL DEFAULT '';
+ALTER TABLE deliveries ADD COLUMN strategy_version INTEGER NOT NULL DEFAULT 0;
+UPDATE queue_codes SET code = char(31) || code;
 ";
 
 /// An outbox failure: the file and what went wrong.
@@ -165,6 +197,8 @@ impl State {
 pub struct Due {
     /// Its queue position.
     pub seq: i64,
+    /// The strategy that rendered it (`""` for a delivery a version-1 outbox held).
+    pub strategy: String,
     /// The request as rendered (the `Authorization` value is [`TOKEN_PLACEHOLDER`]).
     pub request: HttpRequest,
     /// Attempts already made.
@@ -194,11 +228,24 @@ pub struct Last {
     pub response: Option<String>,
 }
 
+/// Where rendered requests come from: what made them and which strategy version.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin<'a> {
+    /// `changes`, `batch`, `immediate`, `schedule:<name>`.
+    pub source: &'a str,
+    /// The strategy that rendered them.
+    pub strategy: &'a str,
+    /// Its version.
+    pub version: i64,
+}
+
 /// One enqueued request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Enqueued {
     /// The delivery id.
     pub id: String,
+    /// The strategy that rendered it.
+    pub strategy: String,
     /// Records it carries.
     pub records: usize,
     /// False when a delivery with this id was already in the outbox (the same changes
@@ -217,6 +264,10 @@ pub struct Listed {
     pub state: State,
     /// Where it came from: `changes`, `batch`, `immediate`, `schedule:<name>`.
     pub source: String,
+    /// The strategy that rendered it.
+    pub strategy: String,
+    /// The strategy version that rendered it.
+    pub strategy_version: i64,
     /// URL (query string redacted).
     pub url: String,
     /// Member codes it carries.
@@ -253,6 +304,8 @@ impl Listed {
             "id": self.id,
             "status": self.state.word(),
             "source": self.source,
+            "strategy": self.strategy,
+            "strategy-version": self.strategy_version,
             "url": self.url,
             "member-codes": self.member_codes,
             "attempts": self.attempts,
@@ -390,6 +443,12 @@ impl Outbox {
                 .map_err(|e| at("cannot write", &e))?;
             }
             Some(v) if v == SCHEMA_VERSION => {}
+            Some(1) => {
+                conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} UPDATE meta SET value = {SCHEMA_VERSION} WHERE key = 'schema'; COMMIT;"
+                ))
+                .map_err(|e| at("cannot migrate it from schema version 1", &e))?;
+            }
             Some(v) => {
                 return Err(at(
                     "unsupported",
@@ -420,18 +479,28 @@ impl Outbox {
     }
 
     /// Write rendered requests, in order, as pending deliveries due at `now_ms`, from
-    /// `source`; committed to disk before this returns. A delivery id already in the
+    /// `origin`; committed to disk before this returns. A delivery id already in the
     /// outbox is not written again.
     pub fn enqueue(
         &self,
-        source: &str,
+        origin: &Origin<'_>,
         requests: &[HttpRequest],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
+        self.enqueue_all(&[(*origin, requests)], now_ms)
+    }
+
+    /// Write the requests of several origins (each strategy a change reached) in one
+    /// transaction: all of them are accepted, or none.
+    pub fn enqueue_all(
+        &self,
+        batches: &[(Origin<'_>, &[HttpRequest])],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, OutboxError> {
         self.with("cannot write deliveries", |c| {
             c.pragma_update(None, "synchronous", "FULL")?;
             let tx = c.transaction()?;
-            let mut out = Vec::with_capacity(requests.len());
+            let mut out = Vec::new();
             {
                 let mut next_seq: i64 = tx.query_row(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries",
@@ -441,32 +510,37 @@ impl Outbox {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO deliveries
                        (id, seq, state, head, source, created_ms, next_attempt_ms,
-                        method, url, headers, body, member_codes)
-                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        method, url, headers, body, member_codes, strategy, strategy_version)
+                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
-                for r in requests {
-                    let codes = Json::from(r.member_codes.clone()).to_string();
-                    let n = insert.execute(params![
-                        r.delivery_id,
-                        next_seq,
-                        source,
-                        now_ms,
-                        method_word(r.method),
-                        r.url,
-                        headers_json(&r.headers),
-                        r.body,
-                        codes,
-                    ])?;
-                    let new = n == 1;
-                    if new {
-                        queue(&tx, next_seq, &r.member_codes)?;
-                        next_seq += 1;
+                for (origin, requests) in batches {
+                    for r in *requests {
+                        let codes = Json::from(r.member_codes.clone()).to_string();
+                        let n = insert.execute(params![
+                            r.delivery_id,
+                            next_seq,
+                            origin.source,
+                            now_ms,
+                            method_word(r.method),
+                            r.url,
+                            headers_json(&r.headers),
+                            r.body,
+                            codes,
+                            origin.strategy,
+                            origin.version,
+                        ])?;
+                        let new = n == 1;
+                        if new {
+                            queue(&tx, next_seq, origin.strategy, &r.member_codes)?;
+                            next_seq += 1;
+                        }
+                        out.push(Enqueued {
+                            id: r.delivery_id.clone(),
+                            strategy: origin.strategy.to_string(),
+                            records: r.member_codes.len(),
+                            new,
+                        });
                     }
-                    out.push(Enqueued {
-                        id: r.delivery_id.clone(),
-                        records: r.member_codes.len(),
-                        new,
-                    });
                 }
             }
             tx.commit()?;
@@ -677,14 +751,14 @@ impl Outbox {
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let run = |c: &mut Connection| -> rusqlite::Result<Result<String, ReplayError>> {
             let tx = c.transaction()?;
-            let row: Option<(String, String, String)> = tx
+            let row: Option<(String, String, String, String)> = tx
                 .query_row(
-                    "SELECT state, url, member_codes FROM deliveries WHERE id = ?1",
+                    "SELECT state, url, member_codes, strategy FROM deliveries WHERE id = ?1",
                     [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            let Some((state, url, codes)) = row else {
+            let Some((state, url, codes, strategy)) = row else {
                 return Ok(Err(ReplayError::NotFound));
             };
             if state == State::Pending.word() {
@@ -701,7 +775,7 @@ impl Outbox {
                  WHERE id = ?1",
                 params![id, seq, now_ms],
             )?;
-            queue(&tx, seq, &codes_from(&codes))?;
+            queue(&tx, seq, &strategy, &codes_from(&codes))?;
             tx.commit()?;
             Ok(Ok(url))
         };
@@ -773,6 +847,121 @@ impl Outbox {
     }
 }
 
+/// What a definition is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// A service configuration.
+    Configuration,
+    /// An integration strategy.
+    Strategy,
+}
+
+impl Kind {
+    /// The word the outbox and the API use.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Configuration => "configuration",
+            Kind::Strategy => "strategy",
+        }
+    }
+}
+
+/// A stored definition in force: its latest version, not deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Configuration or strategy.
+    pub kind: Kind,
+    /// Its name.
+    pub name: String,
+    /// Its version (1 for the first).
+    pub version: i64,
+    /// The definition's JSON, secrets sealed.
+    pub body: String,
+}
+
+impl Outbox {
+    /// Store a new version of a definition; its version number.
+    pub fn put_definition(
+        &self,
+        kind: Kind,
+        name: &str,
+        body: &str,
+        now_ms: i64,
+    ) -> Result<i64, OutboxError> {
+        self.with("cannot store a definition", |c| {
+            let tx = c.transaction()?;
+            let version: i64 = tx.query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM definitions WHERE kind = ?1 AND name = ?2",
+                params![kind.word(), name],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO definitions (kind, name, version, body, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind.word(), name, version, body, now_ms],
+            )?;
+            tx.commit()?;
+            Ok(version)
+        })
+    }
+
+    /// Record that a definition is deleted (a version without a body), so a restart does
+    /// not bring it back.
+    pub fn delete_definition(
+        &self,
+        kind: Kind,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.with("cannot delete a definition", |c| {
+            c.execute(
+                "INSERT INTO definitions (kind, name, version, body, at_ms)
+                 SELECT ?1, ?2, COALESCE(MAX(version), 0) + 1, NULL, ?3
+                 FROM definitions WHERE kind = ?1 AND name = ?2",
+                params![kind.word(), name, now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The definitions in force: each one's latest version, unless that is a deletion.
+    pub fn definitions(&self) -> Result<Vec<Stored>, OutboxError> {
+        self.with("cannot read definitions", |c| {
+            let mut st = c.prepare(
+                "SELECT d.kind, d.name, d.version, d.body FROM definitions d
+                 WHERE d.version = (SELECT MAX(version) FROM definitions
+                                    WHERE kind = d.kind AND name = d.name)
+                   AND d.body IS NOT NULL
+                 ORDER BY d.kind, d.name",
+            )?;
+            let rows = st.query_map([], |r| {
+                let kind: String = r.get(0)?;
+                Ok(Stored {
+                    kind: if kind == "strategy" {
+                        Kind::Strategy
+                    } else {
+                        Kind::Configuration
+                    },
+                    name: r.get(1)?,
+                    version: r.get(2)?,
+                    body: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Pending deliveries of `strategy`.
+    pub fn pending_of(&self, strategy: &str) -> Result<u64, OutboxError> {
+        self.with("cannot count deliveries", |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND strategy = ?1",
+                [strategy],
+                |r| r.get(0),
+            )
+        })
+    }
+}
+
 /// Create `path` readable and writable by its owner only, if it does not exist.
 fn create_private(path: &Path) -> std::io::Result<()> {
     let mut o = std::fs::OpenOptions::new();
@@ -800,13 +989,22 @@ fn claim(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Put a new pending delivery's codes in their queues and mark it a head if nothing
-/// earlier holds any of them.
-fn queue(tx: &rusqlite::Transaction<'_>, seq: i64, codes: &[String]) -> rusqlite::Result<()> {
+/// Put a new pending delivery's codes in `strategy`'s queues and mark it a head if
+/// nothing earlier holds any of them.
+fn queue(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    strategy: &str,
+    codes: &[String],
+) -> rusqlite::Result<()> {
+    let codes: Vec<String> = codes
+        .iter()
+        .map(|c| format!("{strategy}{QUEUE_SEPARATOR}{c}"))
+        .collect();
     let mut held =
         tx.prepare_cached("SELECT 1 FROM queue_codes WHERE code = ?1 AND seq < ?2 LIMIT 1")?;
     let mut head = true;
-    for code in codes {
+    for code in &codes {
         if held.exists(params![code, seq])? {
             head = false;
             break;
@@ -814,7 +1012,7 @@ fn queue(tx: &rusqlite::Transaction<'_>, seq: i64, codes: &[String]) -> rusqlite
     }
     let mut add =
         tx.prepare_cached("INSERT OR IGNORE INTO queue_codes (code, seq) VALUES (?1, ?2)")?;
-    for code in codes {
+    for code in &codes {
         add.execute(params![code, seq])?;
     }
     if head {
@@ -854,7 +1052,7 @@ fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
 /// The columns [`due_row`] reads, in its order.
 macro_rules! due_columns {
     () => {
-        "seq, id, method, url, headers, body, member_codes, attempts, budget"
+        "seq, id, method, url, headers, body, member_codes, attempts, budget, strategy"
     };
 }
 use due_columns;
@@ -863,7 +1061,8 @@ use due_columns;
 macro_rules! listed_columns {
     () => {
         "seq, id, state, source, url, member_codes, attempts, created_ms, next_attempt_ms,
-         head, outcome, last_status, last_error, last_response, finished_ms"
+         head, outcome, last_status, last_error, last_response, finished_ms, strategy,
+         strategy_version"
     };
 }
 use listed_columns;
@@ -881,6 +1080,7 @@ fn due_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
         },
         attempts: row.get(7)?,
         budget: row.get(8)?,
+        strategy: row.get(9)?,
     })
 }
 
@@ -902,6 +1102,8 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
         last_error: row.get(12)?,
         last_response: row.get(13)?,
         finished_ms: row.get(14)?,
+        strategy: row.get(15)?,
+        strategy_version: row.get(16)?,
     })
 }
 
@@ -926,6 +1128,14 @@ mod tests {
             body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
             member_codes: codes.iter().map(|c| c.to_string()).collect(),
             delivery_id: id.into(),
+        }
+    }
+
+    fn origin() -> Origin<'static> {
+        Origin {
+            source: "changes",
+            strategy: "s",
+            version: 1,
         }
     }
 
@@ -962,7 +1172,7 @@ mod tests {
             request("d", &["Y", "Z"]),
             request("e", &["Z"]),
         ];
-        o.enqueue("changes", &reqs, 0).unwrap();
+        o.enqueue(&origin(), &reqs, 0).unwrap();
         assert_eq!(due_ids(&o, 0), ["a", "b"]);
         // A retry keeps the record's queue held.
         o.retry(seq(&o, "a"), 1, 8, 1_000, &Last::default())
@@ -989,7 +1199,7 @@ mod tests {
         let d = dir("claim");
         let path = d.join("o.sqlite");
         let o = Outbox::open(&path).unwrap();
-        o.enqueue("changes", &[request("a", &["X"]), request("b", &["Y"])], 0)
+        o.enqueue(&origin(), &[request("a", &["X"]), request("b", &["Y"])], 0)
             .unwrap();
         let first = o.due(0, 1, &|_| false).unwrap();
         assert_eq!(
@@ -1013,9 +1223,9 @@ mod tests {
     fn the_same_delivery_id_is_queued_once() {
         let d = dir("dedupe");
         let o = Outbox::open(&d.join("o.sqlite")).unwrap();
-        let first = o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
+        let first = o.enqueue(&origin(), &[request("a", &["X"])], 0).unwrap();
         let again = o
-            .enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 5)
+            .enqueue(&origin(), &[request("a", &["X"]), request("b", &["X"])], 5)
             .unwrap();
         assert!(first[0].new);
         assert_eq!((again[0].new, again[1].new), (false, true));
@@ -1033,7 +1243,7 @@ mod tests {
             name: "Authorization".into(),
             value: "Bearer real-token-do-not-store".into(),
         });
-        o.enqueue("changes", &[r], 0).unwrap();
+        o.enqueue(&origin(), &[r], 0).unwrap();
         let due = o.due(0, 10, &|_| false).unwrap();
         let auth = due[0]
             .request
@@ -1061,7 +1271,7 @@ mod tests {
         let d = dir("reopen");
         let path = d.join("o.sqlite");
         let o = Outbox::open(&path).unwrap();
-        o.enqueue("changes", &[request("a", &["X"]), request("b", &["X"])], 0)
+        o.enqueue(&origin(), &[request("a", &["X"]), request("b", &["X"])], 0)
             .unwrap();
         o.retry(seq(&o, "a"), 3, 9, 7_000, &Last::default())
             .unwrap();
@@ -1089,11 +1299,11 @@ mod tests {
     fn a_replay_goes_to_the_back_of_its_records_queue() {
         let d = dir("replay");
         let o = Outbox::open(&d.join("o.sqlite")).unwrap();
-        o.enqueue("changes", &[request("a", &["X"])], 0).unwrap();
+        o.enqueue(&origin(), &[request("a", &["X"])], 0).unwrap();
         assert_eq!(o.replay("a", 1), Err(ReplayError::Pending));
         assert_eq!(o.replay("zz", 1), Err(ReplayError::NotFound));
         end(&o, "a", State::Dead, 1);
-        o.enqueue("changes", &[request("b", &["X"])], 2).unwrap();
+        o.enqueue(&origin(), &[request("b", &["X"])], 2).unwrap();
         assert_eq!(o.replay("a", 3).unwrap(), "https://hooks.example/in?k=v");
         let a = o.get("a").unwrap().unwrap();
         assert_eq!((a.state, a.attempts, a.waiting), (State::Pending, 0, true));
@@ -1123,12 +1333,156 @@ mod tests {
         let reqs: Vec<HttpRequest> = (0..MAX_LIST + 5)
             .map(|i| request(&format!("m{i:05}"), &[]))
             .collect();
-        o.enqueue("changes", &reqs, 0).unwrap();
+        o.enqueue(&origin(), &reqs, 0).unwrap();
         assert_eq!(o.list(None, 0, MAX_LIST).unwrap().len(), MAX_LIST);
         assert_eq!(o.list(None, 0, MAX_LIST + 5).unwrap().len(), MAX_LIST);
         let first = o.list(Some(State::Pending), 0, 3).unwrap();
         let next = o.list(Some(State::Pending), first[2].seq, 3).unwrap();
         assert_eq!(next[0].id, "m00003");
         assert!(o.list(Some(State::Dead), 0, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn each_strategy_keeps_its_own_order_per_record() {
+        let d = dir("per_strategy");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
+        let a = Origin {
+            strategy: "A",
+            ..origin()
+        };
+        let b = Origin {
+            strategy: "B",
+            version: 3,
+            ..origin()
+        };
+        let first = [request("a1", &["X"]), request("a2", &["X"])];
+        let second = [request("b1", &["X"])];
+        let out = o
+            .enqueue_all(&[(a, &first[..]), (b, &second[..])], 0)
+            .unwrap();
+        assert_eq!(
+            out.iter().map(|e| e.strategy.as_str()).collect::<Vec<_>>(),
+            ["A", "A", "B"]
+        );
+        // X's second change of A waits for the first; B's change of X does not.
+        assert_eq!(due_ids(&o, 0), ["a1", "b1"]);
+        let listed = o.get("b1").unwrap().unwrap();
+        assert_eq!(
+            (listed.strategy.as_str(), listed.strategy_version),
+            ("B", 3)
+        );
+        assert_eq!(listed.to_json()["strategy-version"], 3);
+        assert_eq!(o.pending_of("A").unwrap(), 2);
+        end(&o, "a1", State::Delivered, 1);
+        // (b1 was handed out and not recorded: still due.)
+        assert_eq!(due_ids(&o, 1), ["a2", "b1"]);
+        assert_eq!(o.pending_of("A").unwrap(), 1);
+        // A replay goes to the back of its own strategy's queue.
+        end(&o, "b1", State::Dead, 1);
+        end(&o, "a2", State::Delivered, 1);
+        o.replay("b1", 2).unwrap();
+        assert_eq!(due_ids(&o, 2), ["b1"]);
+    }
+
+    #[test]
+    fn definitions_keep_their_versions_and_deletions() {
+        let d = dir("definitions");
+        let path = d.join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        assert!(o.definitions().unwrap().is_empty());
+        assert_eq!(
+            o.put_definition(Kind::Configuration, "c", "{1}", 0)
+                .unwrap(),
+            1
+        );
+        assert_eq!(o.put_definition(Kind::Strategy, "s", "{a}", 0).unwrap(), 1);
+        assert_eq!(o.put_definition(Kind::Strategy, "s", "{b}", 1).unwrap(), 2);
+        assert_eq!(
+            o.put_definition(Kind::Strategy, "gone", "{g}", 1).unwrap(),
+            1
+        );
+        o.delete_definition(Kind::Strategy, "gone", 2).unwrap();
+        drop(o);
+        // A restart sees the latest version of each, and not the deleted one.
+        let o = Outbox::open(&path).unwrap();
+        let stored = o.definitions().unwrap();
+        let seen: Vec<_> = stored
+            .iter()
+            .map(|s| (s.kind, s.name.as_str(), s.version, s.body.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Kind::Configuration, "c", 1, "{1}"),
+                (Kind::Strategy, "s", 2, "{b}")
+            ]
+        );
+        // Defined again after a deletion, it goes on counting.
+        assert_eq!(
+            o.put_definition(Kind::Strategy, "gone", "{h}", 3).unwrap(),
+            3
+        );
+    }
+
+    /// The version-1 schema, as a host of wave 1 wrote it.
+    const SCHEMA_1: &str = "
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO meta VALUES ('schema', 1);
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+            head INTEGER NOT NULL, source TEXT NOT NULL, created_ms INTEGER NOT NULL,
+            next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            budget INTEGER, method TEXT NOT NULL, url TEXT NOT NULL, headers TEXT NOT NULL,
+            body BLOB NOT NULL, member_codes TEXT NOT NULL, outcome TEXT, last_status INTEGER,
+            last_error TEXT, last_response TEXT, finished_ms INTEGER);
+        CREATE TABLE queue_codes (code TEXT NOT NULL, seq INTEGER NOT NULL,
+            PRIMARY KEY (code, seq)) WITHOUT ROWID;
+        INSERT INTO deliveries (id, seq, state, head, source, created_ms, next_attempt_ms,
+            method, url, headers, body, member_codes)
+          VALUES ('old1', 1, 'pending', 1, 'changes', 0, 0, 'POST', 'https://h.example/',
+                  '[]', x'7B7D', '[\"X\"]'),
+                 ('old2', 2, 'pending', 0, 'changes', 0, 0, 'POST', 'https://h.example/',
+                  '[]', x'7B7D', '[\"X\"]');
+        INSERT INTO queue_codes VALUES ('X', 1), ('X', 2);
+    ";
+
+    #[test]
+    fn a_version_1_outbox_is_migrated_with_its_queues() {
+        let d = dir("migrate");
+        let path = d.join("o.sqlite");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(SCHEMA_1)
+            .unwrap();
+        let o = Outbox::open(&path).unwrap();
+        let due = o.due(0, 10, &|_| false).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            (
+                due[0].request.delivery_id.as_str(),
+                due[0].strategy.as_str()
+            ),
+            ("old1", "")
+        );
+        o.finish(
+            due[0].seq,
+            State::Delivered,
+            "delivered",
+            1,
+            &Last::default(),
+            1,
+        )
+        .unwrap();
+        // The record's order survived the migration: old2 waited for old1.
+        assert_eq!(due_ids(&o, 1), ["old2"]);
+        drop(o);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 }

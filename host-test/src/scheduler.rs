@@ -398,9 +398,9 @@ struct Loaded {
     slots: Vec<Slot>,
 }
 
-/// Supplies the tokens of a fire's render context at the fire instant:
+/// Supplies the tokens of a fire's render context for a strategy at the fire instant:
 /// `(access token, platform token)`.
-pub type Tokens = Box<dyn FnMut(Timestamp) -> (Option<String>, Option<String>) + Send>;
+pub type Tokens = Box<dyn FnMut(&str, Timestamp) -> (Option<String>, Option<String>) + Send>;
 
 /// Every schedule of every loaded strategy, on one timer.
 #[derive(Default)]
@@ -449,6 +449,14 @@ impl Scheduler {
                 .collect(),
         });
         Ok(())
+    }
+
+    /// Unload the strategy `name` (deleted, or about to be loaded again as a new
+    /// version); whether it was loaded. Its schedules fire no more.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.strategies.len();
+        self.strategies.retain(|s| s.name != name);
+        self.strategies.len() < before
     }
 
     /// Render fires with the tokens `f` gives (the delivery layer's, or its placeholders)
@@ -594,8 +602,10 @@ impl Scheduler {
             if page.is_empty() {
                 break;
             }
-            let (access_token, platform_token) =
-                self.tokens.as_mut().map_or((None, None), |f| f(fire.at));
+            let (access_token, platform_token) = self
+                .tokens
+                .as_mut()
+                .map_or((None, None), |f| f(&fire.strategy, fire.at));
             let context = RenderContext {
                 now: instant::from_timestamp(fire.at),
                 access_token,

@@ -79,17 +79,51 @@ fn change(code: &str, v: usize, notes: &str) -> Json {
     })
 }
 
-/// `host-test serve` on the `config.json`, `strategy.json` and `outbox.sqlite` in `dir`.
+/// `host-test serve` on the `outbox.sqlite` in `dir` and its definitions: the directory
+/// `defs/` when there is one (see [`definitions`]), else `config.json` and
+/// `strategy.json`.
 fn serve_command(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(dir.join("config.json"))
-        .arg("--strategy")
-        .arg(dir.join("strategy.json"))
-        .arg("--outbox")
-        .arg(dir.join("outbox.sqlite"));
+    cmd.arg("serve");
+    if dir.join("defs").is_dir() {
+        cmd.arg("--definitions").arg(dir.join("defs"));
+    } else if dir.join("config.json").exists() {
+        cmd.arg("--config")
+            .arg(dir.join("config.json"))
+            .arg("--strategy")
+            .arg(dir.join("strategy.json"));
+    }
+    cmd.arg("--outbox").arg(dir.join("outbox.sqlite"));
     cmd
+}
+
+/// Write a definitions directory `defs/` in `dir`: the configuration `config` and each
+/// strategy, bound to it, as `NAME.config.json` and `NAME.strategy.json`.
+fn definitions(dir: &Path, config: &Json, strategies: &[Json]) {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(&defs).unwrap();
+    write_json(&defs.join("shared.config.json"), config);
+    for (i, st) in strategies.iter().enumerate() {
+        let mut st = st.clone();
+        st["configuration"] = config["name"].clone();
+        write_json(&defs.join(format!("s{i}.strategy.json")), &st);
+    }
+}
+
+/// Run `serve` in `dir` with `args`, which must make it exit with `code` before it
+/// listens; its stderr.
+fn serve_fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = serve_command(dir).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    stderr
+}
+
+/// `strategy(batch_size)` under another name.
+fn named(name: &str, batch_size: u32) -> Json {
+    let mut s = strategy(batch_size);
+    s["name"] = json!(name);
+    s
 }
 
 /// A `serve` process.
@@ -283,8 +317,12 @@ fn sigkill_mid_flight_loses_nothing_and_keeps_each_records_order() {
         )
         .unwrap();
     let dir = scratch("crash");
-    write_json(&dir.join("config.json"), &config(&receiver.url("/hook")));
-    write_json(&dir.join("strategy.json"), &strategy(1));
+    // Two strategies on the entity: each change is a delivery of each.
+    definitions(
+        &dir,
+        &config(&receiver.url("/hook")),
+        &[named("Customers out", 1), named("Customers audit", 1)],
+    );
     let args = [
         "--retry-base-ms",
         "20",
@@ -296,7 +334,8 @@ fn sigkill_mid_flight_loses_nothing_and_keeps_each_records_order() {
     let serve = Serve::start(&dir, &args);
 
     // Accept every change first: versions go out in rounds, each round a few POSTs.
-    let mut accepted: Vec<(String, String)> = Vec::new(); // (delivery id, code), in order
+    // (delivery id, strategy and code), in order
+    let mut accepted: Vec<(String, String)> = Vec::new();
     for v in 1..=VERSIONS {
         for chunk in (0..CODES).collect::<Vec<_>>().chunks(20) {
             let batch: Vec<Json> = chunk
@@ -305,15 +344,23 @@ fn sigkill_mid_flight_loses_nothing_and_keeps_each_records_order() {
                 .collect();
             let (status, answer) = serve.post("/changes", &Json::Array(batch));
             assert_eq!(status, 202, "{answer}");
-            let got = ids(&answer);
-            assert_eq!(got.len(), chunk.len(), "{answer}");
-            for (id, c) in got.into_iter().zip(chunk) {
-                accepted.push((id, format!("C{c:03}")));
+            let deliveries = answer["deliveries"].as_array().unwrap();
+            assert_eq!(deliveries.len(), 2 * chunk.len(), "{answer}");
+            for name in ["Customers audit", "Customers out"] {
+                let of: Vec<&Json> = deliveries
+                    .iter()
+                    .filter(|d| d["strategy"] == name)
+                    .collect();
+                assert_eq!(of.len(), chunk.len(), "{name}: {answer}");
+                for (d, c) in of.into_iter().zip(chunk) {
+                    let id = d["id"].as_str().unwrap().to_string();
+                    accepted.push((id, format!("{name}/C{c:03}")));
+                }
             }
         }
     }
     let total = accepted.len();
-    assert_eq!(total, CODES * VERSIONS);
+    assert_eq!(total, 2 * CODES * VERSIONS);
     let unique: HashSet<&String> = accepted.iter().map(|(id, _)| id).collect();
     assert_eq!(unique.len(), total, "every change has its own delivery id");
 
@@ -348,8 +395,8 @@ fn sigkill_mid_flight_loses_nothing_and_keeps_each_records_order() {
     );
     assert!(seen.is_subset(&all), "the receiver got ids nobody accepted");
 
-    // Order per record: the first successful receipt of each change comes after that of
-    // the record's earlier changes.
+    // Order per record and strategy: the first successful receipt of each change comes
+    // after that of the record's earlier changes for the same strategy.
     let first: HashMap<String, usize> = {
         let mut m = HashMap::new();
         for (i, id) in ok.lock().unwrap().iter().enumerate() {
@@ -847,12 +894,7 @@ fn the_api_listens_on_loopback_only() {
     let dir = scratch("loopback");
     write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
     write_json(&dir.join("strategy.json"), &strategy(10));
-    let out = serve_command(&dir)
-        .args(["--listen", "0.0.0.0:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = serve_fails(&dir, &["--listen", "0.0.0.0:0"], 2);
     assert!(err.contains("loopback only"), "{err}");
 }
 
@@ -1086,4 +1128,365 @@ fn a_trap_answers_503_in_json_and_the_next_call_runs_on_a_fresh_instance() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1..=1024"));
+}
+
+// ---- many strategies, one configuration, managed at run time ----
+
+/// A configuration for the platform tests: signed, with a header every strategy's
+/// requests carry.
+fn shared_config(url: &str) -> Json {
+    let mut c = config(url);
+    c["name"] = json!("Shared CRM");
+    c["headers"] = json!([{ "key": "X-Configuration", "text": "shared" }]);
+    c
+}
+
+/// A receiver that verifies every signature and answers `200`, or `503` while `down`.
+fn switchable_receiver(rt: &tokio::runtime::Runtime, down: Arc<AtomicBool>) -> Receiver {
+    rt.block_on(
+        Receiver::builder()
+            .secrets(vec![SECRET.into()])
+            .respond(move |r| {
+                if down.load(Ordering::SeqCst) {
+                    Reply::status(503, "down")
+                } else if r.verified.is_ok() {
+                    Reply::status(200, "ok")
+                } else {
+                    Reply::status(400, "bad signature")
+                }
+            })
+            .start(),
+    )
+    .unwrap()
+}
+
+/// The bodies of the requests a receiver got with a valid signature, by the strategy
+/// each names (a request refused while the receiver was down counts too).
+fn received_by_strategy(receiver: &Receiver) -> HashMap<String, Vec<Json>> {
+    let mut by: HashMap<String, Vec<Json>> = HashMap::new();
+    for r in receiver.received().iter().filter(|r| r.verified.is_ok()) {
+        let body: Json = serde_json::from_slice(&r.body).unwrap();
+        by.entry(body["Strategy"].as_str().unwrap_or_default().to_string())
+            .or_default()
+            .push(body);
+    }
+    by
+}
+
+/// A strategy that names itself in each body, with a filter on its added and updated
+/// triggers.
+fn filtered(name: &str, batch_size: u32, filter: Option<&str>) -> Json {
+    let mut s = named(name, batch_size);
+    s["body"] = json!([{ "key": "Strategy", "text": name }]);
+    for trigger in ["added", "updated"] {
+        s["run-options"][trigger] = match filter {
+            Some(f) => json!({ "enabled": true, "filter": f }),
+            None => json!({ "enabled": true }),
+        };
+    }
+    s
+}
+
+#[test]
+fn two_strategies_on_one_entity_each_with_its_filter_batches_and_ids() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("two_strategies");
+    let mut other_entity = filtered("Products out", 10, None);
+    other_entity["entity"] = json!("Product");
+    definitions(
+        &dir,
+        &shared_config(&receiver.url("/hook")),
+        &[
+            filtered("Active one by one", 1, Some("[Status] = \"Active\"")),
+            filtered("All in tens", 10, None),
+            other_entity,
+        ],
+    );
+    let serve = Serve::start(&dir, &[]);
+    let started = serve.lines.lock().unwrap().join("\n");
+    assert!(started.contains("serving 3 strategy(ies)"), "{started}");
+
+    let mut inactive = change("C3", 1, "n");
+    inactive["new"]["Status"] = json!("Blocked");
+    let changes = json!([change("C1", 1, "n"), change("C2", 1, "n"), inactive]);
+    let (status, a) = serve.post("/changes", &changes);
+    assert_eq!(status, 202, "{a}");
+    assert_eq!(
+        a["strategies"],
+        json!(["Active one by one", "All in tens"]),
+        "{a}"
+    );
+    let deliveries = a["deliveries"].as_array().unwrap();
+    // Two active changes one by one, and all three in one batch of ten.
+    let of = |name: &str| deliveries.iter().filter(|d| d["strategy"] == name).count();
+    assert_eq!((of("Active one by one"), of("All in tens")), (2, 1), "{a}");
+    let unique: HashSet<&str> = deliveries
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unique.len(),
+        3,
+        "each strategy makes its own delivery ids: {a}"
+    );
+
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        >= 3));
+    let got = received_by_strategy(&receiver);
+    let records = |name: &str| -> Vec<usize> {
+        got.get(name)
+            .map(|bodies| {
+                bodies
+                    .iter()
+                    .map(|b| b["Records"].as_array().unwrap().len())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(records("Active one by one"), [1, 1]);
+    assert_eq!(records("All in tens"), [3]);
+    assert!(!got.contains_key("Products out"));
+    // The configuration's header is on every strategy's requests.
+    for r in receiver.received() {
+        assert_eq!(r.header("x-configuration"), Some("shared"), "{r:?}");
+    }
+    // Each delivery records the strategy and version that rendered it.
+    let (_, listed) = serve.get("/deliveries");
+    for d in listed["deliveries"].as_array().unwrap() {
+        assert_eq!(d["strategy-version"], 1, "{d}");
+    }
+    let (_, strategies) = serve.get("/strategies");
+    let names: Vec<&str> = strategies["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Active one by one", "All in tens", "Products out"]);
+    let (_, shared) = serve.get("/configurations/Shared%20CRM");
+    assert_eq!(
+        shared["strategies"].as_array().unwrap().len(),
+        3,
+        "{shared}"
+    );
+    // Secrets are never shown.
+    assert!(!shared.to_string().contains(SECRET), "{shared}");
+    assert_eq!(
+        shared["definition"]["signing-secrets"],
+        json!(["[redacted]"])
+    );
+}
+
+#[test]
+fn a_broken_put_is_refused_with_located_problems_and_the_old_strategy_keeps_delivering() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("broken_put");
+    definitions(
+        &dir,
+        &shared_config(&receiver.url("/hook")),
+        &[filtered("Sync", 1, None)],
+    );
+    let serve = Serve::start(&dir, &[]);
+    let mut broken = filtered("Sync", 1, Some("[Status] = "));
+    broken["configuration"] = json!("Shared CRM");
+    let (status, a) = serve.call("PUT", "/strategies/Sync", broken.to_string().as_bytes());
+    assert_eq!(status, 422, "{a}");
+    let p = &a["problems"][0];
+    assert!(p["path"].as_str().unwrap().contains("filter"), "{a}");
+    assert!(p["line"].is_u64() && p["column"].is_u64(), "{a}");
+    assert_eq!(p["source"], "PUT /strategies/Sync", "{a}");
+    // A strategy naming a configuration that does not exist, and a name that is not the
+    // path's, are refused too.
+    let mut lost = filtered("Sync", 1, None);
+    lost["configuration"] = json!("Nowhere");
+    let (status, a) = serve.call("PUT", "/strategies/Sync", lost.to_string().as_bytes());
+    assert_eq!(status, 422, "{a}");
+    assert!(
+        a["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"Shared CRM\""),
+        "{a}"
+    );
+    let (status, _) = serve.call("PUT", "/strategies/Other", broken.to_string().as_bytes());
+    assert_eq!(status, 422);
+    // The working one is untouched, and delivers.
+    let (_, s) = serve.get("/strategies/Sync");
+    assert_eq!(s["version"], 1, "{s}");
+    let (status, a) = serve.post("/changes", &json!([change("C1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 1));
+
+    // A good PUT takes effect for new work, as version 2.
+    let mut good = filtered("Sync", 1, Some("[Status] = \"Active\""));
+    good["configuration"] = json!("Shared CRM");
+    let (status, a) = serve.call("PUT", "/strategies/Sync", good.to_string().as_bytes());
+    assert_eq!((status, a["version"].clone()), (200, json!(2)), "{a}");
+    let (_, a) = serve.post("/changes", &json!([change("C2", 1, "n")]));
+    let id = a["deliveries"][0]["id"].as_str().unwrap().to_string();
+    let (_, d) = serve.get(&format!("/deliveries/{id}"));
+    assert_eq!(d["strategy-version"], 2, "{d}");
+    // A new strategy is 201; a configuration in use cannot be deleted.
+    let mut second = filtered("Second", 5, None);
+    second["configuration"] = json!("Shared CRM");
+    let (status, _) = serve.call("PUT", "/strategies/Second", second.to_string().as_bytes());
+    assert_eq!(status, 201);
+    let (status, a) = serve.call("DELETE", "/configurations/Shared%20CRM", b"");
+    assert_eq!(status, 409, "{a}");
+    assert!(a["error"].as_str().unwrap().contains("\"Second\""), "{a}");
+}
+
+#[test]
+fn a_strategy_deleted_while_deliveries_are_pending_lets_them_finish() {
+    let rt = tokio();
+    let down = Arc::new(AtomicBool::new(true));
+    let receiver = switchable_receiver(&rt, down.clone());
+    let dir = scratch("delete_pending");
+    definitions(
+        &dir,
+        &shared_config(&receiver.url("/hook")),
+        &[filtered("Going", 1, None), filtered("Staying", 1, None)],
+    );
+    let serve = Serve::start(&dir, &["--retry-base-ms", "50", "--retry-cap-ms", "200"]);
+    let (status, a) = serve.post("/changes", &json!([change("C1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        >= 2));
+    let (status, a) = serve.call("DELETE", "/strategies/Going", b"");
+    assert_eq!(status, 200, "{a}");
+    assert_eq!(a["pending-deliveries"], 1, "{a}");
+    assert_eq!(serve.get("/strategies/Going").0, 404);
+    // It renders nothing more.
+    let (_, a) = serve.post("/changes", &json!([change("C2", 1, "n")]));
+    assert_eq!(a["strategies"], json!(["Staying"]), "{a}");
+    // The receiver comes back: the deleted strategy's pending delivery is delivered.
+    down.store(false, Ordering::SeqCst);
+    assert!(wait_until(Duration::from_secs(60), || {
+        serve.get("/deliveries?status=pending").1["counts"]["pending"] == 0
+    }));
+    let (_, listed) = serve.get("/deliveries?status=delivered");
+    let going: Vec<&Json> = listed["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["strategy"] == "Going")
+        .collect();
+    assert_eq!(going.len(), 1, "{listed}");
+    // (The receiver saw it more than once: refused while down, then taken.)
+    let going_ids: HashSet<String> = receiver
+        .received()
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("\"Going\""))
+        .filter_map(|r| r.header("webhook-id").map(str::to_string))
+        .collect();
+    assert_eq!(going_ids.len(), 1, "{going_ids:?}");
+}
+
+#[test]
+fn a_restart_comes_back_with_the_definitions_and_the_outbox_holds_no_secret() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("restart_definitions");
+    let mut config = shared_config(&receiver.url("/hook"));
+    config["oauth"] = json!({});
+    config["query"] = json!([{ "key": "api_key", "text": "query-secret-value" }]);
+    definitions(&dir, &config, &[filtered("From a file", 1, None)]);
+    let serve = Serve::start(&dir, &[]);
+    let mut added = filtered("From the API", 1, None);
+    added["configuration"] = json!("Shared CRM");
+    let (status, _) = serve.call(
+        "PUT",
+        "/strategies/From%20the%20API",
+        added.to_string().as_bytes(),
+    );
+    assert_eq!(status, 201);
+    serve.kill();
+    // No definitions given: the outbox's come back, with their versions.
+    std::fs::remove_dir_all(dir.join("defs")).unwrap();
+    let serve = Serve::start(&dir, &[]);
+    let (_, s) = serve.get("/strategies");
+    let names: Vec<(&str, i64)> = s["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["version"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(names, [("From a file", 1), ("From the API", 1)], "{s}");
+    let (status, a) = serve.post("/changes", &json!([change("C1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 2));
+    // The signing secret and the query secret sign and go out, but the outbox file
+    // (and its journal) holds neither.
+    for r in receiver.received() {
+        assert!(r.verified.is_ok());
+        assert!(
+            r.target.contains("api_key=query-secret-value"),
+            "{}",
+            r.target
+        );
+    }
+    serve.kill();
+    for file in ["outbox.sqlite", "outbox.sqlite-wal"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [
+            SECRET,
+            SECRET.trim_start_matches("whsec_"),
+            "query-secret-value",
+        ] {
+            assert!(!text.contains(secret), "{secret} is in {file}");
+        }
+    }
+    // Another key cannot open them: the host says so and does not start.
+    let err = Serve::try_start(
+        &dir,
+        &["--secrets-key", dir.join("other.key").to_str().unwrap()],
+    )
+    .err()
+    .expect("a serve with the wrong key must not start");
+    assert!(err.contains("another key"), "{err}");
+}
+
+#[test]
+fn problems_in_several_definition_files_are_reported_together() {
+    let dir = scratch("definition_problems");
+    let mut bad_filter = filtered("Bad filter", 1, Some("[Status] ="));
+    bad_filter["configuration"] = json!("Shared CRM");
+    let mut no_config = filtered("No configuration", 1, None);
+    no_config["configuration"] = json!("Missing");
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(&defs).unwrap();
+    write_json(
+        &defs.join("shared.config.json"),
+        &shared_config("http://127.0.0.1:9/hook"),
+    );
+    write_json(&defs.join("a.strategy.json"), &bad_filter);
+    write_json(&defs.join("b.strategy.json"), &no_config);
+    std::fs::write(defs.join("c.strategy.json"), b"{ \"name\": ").unwrap();
+    let stderr = serve_fails(&dir, &["--listen", "127.0.0.1:0"], 1);
+    // The unreadable file is reported (reading stops there; the rest is compiled once
+    // every file reads).
+    assert!(stderr.contains("c.strategy.json"), "{stderr}");
+    std::fs::remove_file(defs.join("c.strategy.json")).unwrap();
+    let stderr = serve_fails(&dir, &["--listen", "127.0.0.1:0"], 1);
+    assert!(
+        stderr.contains("a.strategy.json") && stderr.contains("(line 1, column"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("b.strategy.json: configuration: no configuration is named \"Missing\""),
+        "{stderr}"
+    );
 }

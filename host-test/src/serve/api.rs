@@ -1,292 +1,38 @@
-//! `host-test serve`: the platform's run-time surface on loopback, over the durable
-//! outbox.
-//!
-//! | Route | What |
-//! | --- | --- |
-//! | `POST /changes` | A JSON array of record changes (the changes-file format): rendered, written to the outbox, answered `202` with the delivery ids. |
-//! | `POST /strategies/{name}/batch` | Asynchronous on-demand run over the member store: `{"filter": "<expression>"}` or `{"codes": [...]}`; `202` with the delivery ids. |
-//! | `POST /strategies/{name}/immediate` | Synchronous on-demand run, same body: each request is attempted once at once; `200` with each outcome. |
-//! | `GET /deliveries?status=pending\|delivered\|dead&limit=N&after=SEQ` | The outbox, in queue order, with counts. |
-//! | `GET /deliveries/{id}` | One delivery. |
-//! | `POST /deliveries/{id}/replay` | Queue a finished delivery again; it is re-signed with the current secrets. |
-//!
-//! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
-//! `problems` (each with a `path`, and a `line` and `column` where there is one); the
-//! store failing gets a `503` and nothing is accepted. The member store starts from
-//! `--members` and follows `POST /changes` (added and updated members are stored, deleted
-//! ones removed); it lives in memory, as a stand-in for the platform's own.
+//! The API's routes (listed in the module above): each answer JSON, each refusal located.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::HostError;
-use crate::bindings::{self as b, Configuration, HttpRequest, Member, RunMode, Strategy};
-use crate::deliver::{Deliverer, Outcome, Step, endpoint_of};
+use crate::bindings::{self as b, HttpRequest, Member, RunMode};
+use crate::catalog::{Bound, Catalog, Located, Refused};
+use crate::deliver::{Outcome, Step, endpoint_of};
 use crate::dispatch::{Dispatcher, now_ms};
 use crate::json::{self as j};
-use crate::outbox::{Enqueued, MAX_LIST, Outbox, ReplayError, State};
-use crate::plugin::SessionPlugin;
-use crate::receiver::{Handler, Reply, Server, ServerLimits, percent_decode_strict, serve_on};
-use crate::runtime::{Instance, Runtime};
-use crate::scheduler::{Event, MemberStore, Scheduler, Sink, SystemClock};
+use crate::log::DeliveryLog;
+use crate::outbox::{Enqueued, MAX_LIST, Origin, ReplayError, State};
+use crate::receiver::{Reply, percent_decode_strict};
+use crate::runtime::Instance;
 
-/// The largest API request body: the sandbox takes 32 MiB per call, and changes in the
-/// WIT encoding run to about twice their JSON, so 16 MiB of JSON always fits one call.
-pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
-
-/// Where `serve` listens by default: loopback, because the API has no authentication.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// Deliveries a listing returns when `limit` is not given.
-pub const DEFAULT_LIST: usize = 100;
-
-/// How `serve` runs.
-pub struct ServeOptions {
-    /// The address to listen on (loopback only).
-    pub listen: SocketAddr,
-    /// The outbox file.
-    pub outbox: PathBuf,
-    /// The member store's starting content.
-    pub members: Vec<Member>,
-    /// Attempts at once.
-    pub concurrency: usize,
-}
-
-/// The entity's members, by code: a stand-in for the platform's member store.
-#[derive(Clone, Default)]
-pub struct SharedMembers(Arc<Mutex<BTreeMap<String, Member>>>);
-
-impl SharedMembers {
-    /// A store holding `members` (a later member with the same code wins).
-    pub fn new(members: Vec<Member>) -> SharedMembers {
-        SharedMembers(Arc::new(Mutex::new(
-            members.into_iter().map(|m| (m.code.clone(), m)).collect(),
-        )))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Member>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Follow changes of `entity`: store added and updated members, remove deleted ones.
-    pub fn apply(&self, entity: &str, changes: &[b::RecordChange]) {
-        let mut m = self.lock();
-        for c in changes.iter().filter(|c| c.entity == entity) {
-            match (&c.kind, &c.new_state) {
-                (b::ChangeKind::Deleted, _) => {
-                    m.remove(&c.code);
-                }
-                (_, Some(new)) => {
-                    m.insert(c.code.clone(), new.clone());
-                }
-                (_, None) => {}
-            }
-        }
-    }
-}
-
-impl MemberStore for SharedMembers {
-    fn page(&mut self, _entity: &str, start: usize, size: usize) -> Result<Vec<Member>, String> {
-        Ok(self
-            .lock()
-            .values()
-            .skip(start)
-            .take(size)
-            .cloned()
-            .collect())
-    }
-}
+use super::DEFAULT_LIST;
+use super::members::SharedMembers;
 
 /// The running service.
 pub struct Service {
-    strategy: Strategy,
-    plugin: Arc<SessionPlugin>,
-    filters: Mutex<Instance>,
-    dispatcher: Arc<Dispatcher>,
-    members: SharedMembers,
+    pub(super) catalog: Arc<Catalog>,
+    pub(super) filters: Mutex<Instance>,
+    pub(super) dispatcher: Arc<Dispatcher>,
+    pub(super) members: SharedMembers,
+    pub(super) log: Arc<DeliveryLog>,
 }
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("strategy", &self.strategy.name)
+            .field("catalog", &self.catalog)
             .finish_non_exhaustive()
-    }
-}
-
-/// A running `serve`: the API server and the dispatcher; stops when dropped.
-pub struct Running {
-    /// Where the API listens.
-    pub addr: SocketAddr,
-    /// The service.
-    pub service: Arc<Service>,
-    _server: Server,
-    dispatcher_task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.dispatcher_task.abort();
-    }
-}
-
-/// Start serving: open the outbox (resuming what it holds), start the dispatcher, the
-/// schedules and the API. `deliverer` must render through a session of `config` and
-/// `strategy`.
-pub async fn start(
-    runtime: Arc<Runtime>,
-    config: Configuration,
-    strategy: Strategy,
-    plugin: Arc<SessionPlugin>,
-    deliverer: Deliverer,
-    options: ServeOptions,
-) -> Result<Running, String> {
-    if !options.listen.ip().is_loopback() {
-        return Err(format!(
-            "--listen {}: the API has no authentication, so it listens on loopback only (127.0.0.1 or [::1])",
-            options.listen
-        ));
-    }
-    let outbox = Arc::new(Outbox::open(&options.outbox).map_err(|e| e.to_string())?);
-    let deliverer = Arc::new(deliverer.without_dead_letter_list());
-    let dispatcher = Dispatcher::new(outbox.clone(), deliverer.clone(), options.concurrency)
-        .map_err(|e| e.to_string())?;
-    let members = SharedMembers::new(options.members);
-    let filters = runtime.instantiate().map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| format!("--listen {}: {e}", options.listen))?;
-    if !strategy.schedules.is_empty() {
-        start_schedules(&runtime, &config, &strategy, &members, &dispatcher)?;
-    }
-    let service = Arc::new(Service {
-        strategy,
-        plugin,
-        filters: Mutex::new(filters),
-        dispatcher: dispatcher.clone(),
-        members,
-    });
-    let s = service.clone();
-    let handler: Handler = Arc::new(move |method, target, _headers, body| {
-        let s = s.clone();
-        Box::pin(async move { s.handle(&method, &target, &body).await })
-    });
-    let server = serve_on(listener, ServerLimits::with_body(MAX_API_BODY), handler)
-        .map_err(|e| format!("--listen {}: {e}", options.listen))?;
-    let dispatcher_task = tokio::spawn(dispatcher.run());
-    Ok(Running {
-        addr: server.addr,
-        service,
-        _server: server,
-        dispatcher_task,
-    })
-}
-
-/// Run the strategy's schedules on the machine's clock in a thread of their own, writing
-/// each fire's requests to the outbox and each fire instant to it (so a restart catches
-/// up once, and a fire re-run after a crash renders the same delivery ids).
-fn start_schedules(
-    runtime: &Arc<Runtime>,
-    config: &Configuration,
-    strategy: &Strategy,
-    members: &SharedMembers,
-    dispatcher: &Arc<Dispatcher>,
-) -> Result<(), String> {
-    // The scheduler and its session live on the thread; it says whether they loaded.
-    let (ready, loaded) = std::sync::mpsc::channel::<Result<(), String>>();
-    let (runtime, config, strategy) = (runtime.clone(), config.clone(), strategy.clone());
-    let (members, d) = (members.clone(), dispatcher.clone());
-    std::thread::Builder::new()
-        .name("schedules".into())
-        .spawn(move || {
-            let outbox = d.outbox().clone();
-            let setup = || -> Result<Scheduler, String> {
-                let session = runtime
-                    .session(&config, &strategy)
-                    .map_err(|e| e.to_string())?;
-                let mut scheduler = Scheduler::new();
-                scheduler.add(
-                    &strategy,
-                    Box::new(session),
-                    Box::new(members),
-                    jiff::Timestamp::now(),
-                )?;
-                for s in &strategy.schedules {
-                    let last = outbox
-                        .last_fired(&strategy.name, &s.name)
-                        .map_err(|e| e.to_string())?;
-                    if let Some(t) = last.and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
-                    {
-                        scheduler.resume(&strategy.name, &s.name, t);
-                    }
-                }
-                let tokens = d.clone();
-                scheduler.with_tokens(Box::new(move |at| {
-                    tokens.deliverer().outbox_tokens(crate::instant::from_timestamp(at))
-                }));
-                Ok(scheduler)
-            };
-            let mut scheduler = match setup() {
-                Ok(s) => {
-                    let _ = ready.send(Ok(()));
-                    s
-                }
-                Err(e) => {
-                    let _ = ready.send(Err(e));
-                    return;
-                }
-            };
-            let mut sink = OutboxSink(d.clone());
-            let mut clock = SystemClock;
-            scheduler.run(&mut clock, &mut sink, None, &mut |event| {
-                let (fire, line) = match &event {
-                    Event::Fired {
-                        fire,
-                        pages,
-                        requests,
-                    } => (
-                        Some(fire),
-                        format!(
-                            "schedule {:?} fired at {}: {pages} page(s), {requests} request(s) written to the outbox",
-                            fire.schedule, fire.at
-                        ),
-                    ),
-                    Event::FireFailed { fire, error } => (Some(fire), format!("{error}")),
-                    Event::ScheduleFailed(e) => (None, format!("{e}")),
-                };
-                println!("{line}");
-                if let Some(f) = fire
-                    && let Err(e) =
-                        outbox.schedule_fired(&f.strategy, &f.schedule, f.at.as_millisecond())
-                {
-                    eprintln!("host-test serve: {e}");
-                }
-            });
-        })
-        .map_err(|e| format!("cannot start the schedules: {e}"))?;
-    loaded
-        .recv()
-        .map_err(|_| "the schedules' thread ended before it started".to_string())?
-}
-
-struct OutboxSink(Arc<Dispatcher>);
-
-impl Sink for OutboxSink {
-    fn deliver(
-        &mut self,
-        _strategy: &str,
-        schedule: &str,
-        _fire: jiff::Timestamp,
-        requests: Vec<HttpRequest>,
-    ) {
-        if let Err(e) = self.0.enqueue(&format!("schedule:{schedule}"), &requests) {
-            eprintln!("host-test serve: {e}");
-        }
     }
 }
 
@@ -321,18 +67,8 @@ fn component_problem(p: &b::Problem) -> Json {
 
 /// A JSON format error as a problem: its key path, line and column.
 fn format_problem(e: &j::FormatError) -> Json {
-    let text = &e.0;
-    let (path, message) = match text.strip_prefix("at ").and_then(|t| t.split_once(": ")) {
-        Some((path, rest)) => (path, rest),
-        None => ("", text.as_str()),
-    };
-    let located = |key: &str| {
-        message
-            .rsplit_once(key)
-            .and_then(|(_, n)| n.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse::<u32>().ok())
-    };
-    problem(path, message, located(" line "), located(" column "))
+    let l = Located::of_format("", e);
+    problem(&l.path, &l.message, l.line, l.column)
 }
 
 /// The answer for a path segment that is not valid percent-encoded UTF-8.
@@ -389,9 +125,23 @@ struct Selection {
 fn enqueued_json(e: &[Enqueued]) -> Json {
     Json::Array(
         e.iter()
-            .map(|e| json!({ "id": e.id, "records": e.records, "new": e.new }))
+            .map(|e| json!({ "id": e.id, "strategy": e.strategy, "records": e.records, "new": e.new }))
             .collect(),
     )
+}
+
+/// The answer refusing a change to the catalog.
+fn refused(r: Refused) -> Reply {
+    match r {
+        Refused::Invalid(ps) => error(
+            422,
+            "the definition has problems; nothing was changed",
+            ps.iter().map(Located::to_json).collect(),
+        ),
+        Refused::NotFound(m) => error(404, &m, Vec::new()),
+        Refused::Conflict(m) => error(409, &m, Vec::new()),
+        Refused::Unavailable(m) => error(503, &m, Vec::new()),
+    }
 }
 
 impl Service {
@@ -403,6 +153,11 @@ impl Service {
     /// The member store.
     pub fn members(&self) -> &SharedMembers {
         &self.members
+    }
+
+    /// The definitions in force.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
     }
 
     /// Answer one API request.
@@ -432,6 +187,30 @@ impl Service {
                 Some(id) => self.replay(&id),
                 None => bad_segment("delivery id"),
             },
+            ("GET", ["strategies"]) => reply(
+                200,
+                json!({ "strategies": self.catalog.strategies().iter().map(|b| Catalog::strategy_json(b)).collect::<Vec<_>>() }),
+            ),
+            ("GET", ["configurations"]) => reply(
+                200,
+                json!({ "configurations": self.catalog.configurations().iter().map(|(n, c)| self.catalog.configuration_json(n, c)).collect::<Vec<_>>() }),
+            ),
+            (m @ ("GET" | "PUT" | "DELETE"), [kind @ ("strategies" | "configurations"), name]) => {
+                let Some(name) = percent_decode_strict(name) else {
+                    return bad_segment("name");
+                };
+                self.definition(m, kind, &name, body)
+            }
+            (_, ["strategies" | "configurations"]) => {
+                error(405, &format!("{path} takes GET, not {method}"), Vec::new())
+                    .header("allow", "GET")
+            }
+            (_, ["strategies" | "configurations", _]) => error(
+                405,
+                &format!("{path} takes GET, PUT or DELETE, not {method}"),
+                Vec::new(),
+            )
+            .header("allow", "GET, PUT, DELETE"),
             (_, ["changes"])
             | (_, ["strategies", _, "batch" | "immediate"])
             | (_, ["deliveries", _, "replay"]) => {
@@ -445,7 +224,7 @@ impl Service {
             _ => error(
                 404,
                 &format!(
-                    "no route {method} {path}; the routes are POST /changes, POST /strategies/{{name}}/batch, POST /strategies/{{name}}/immediate, GET /deliveries, GET /deliveries/{{id}}, POST /deliveries/{{id}}/replay"
+                    "no route {method} {path}; the routes are POST /changes, POST /strategies/{{name}}/batch, POST /strategies/{{name}}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{{name}}, GET /configurations, GET|PUT|DELETE /configurations/{{name}}, GET /deliveries, GET /deliveries/{{id}}, POST /deliveries/{{id}}/replay"
                 ),
                 Vec::new(),
             ),
@@ -497,28 +276,51 @@ impl Service {
                 problems,
             );
         }
-        let context = self.dispatcher.deliverer().outbox_context();
-        let requests = match self
-            .plugin
-            .with_session(|s| s.on_changes(&changes, &context))
-        {
-            Ok(r) => r,
-            Err(e) => return host_error(&e),
-        };
-        let enqueued = match self.dispatcher.enqueue("changes", &requests) {
+        // Every strategy bound to an entity of the changes renders them (each takes its
+        // own entity's changes); all of it is written in one transaction, or none.
+        let mut entities: Vec<&str> = changes.iter().map(|c| c.entity.as_str()).collect();
+        entities.sort_unstable();
+        entities.dedup();
+        let bound: Vec<Arc<Bound>> = entities
+            .iter()
+            .flat_map(|e| self.catalog.for_entity(e))
+            .collect();
+        let mut rendered: Vec<(Arc<Bound>, Vec<HttpRequest>)> = Vec::with_capacity(bound.len());
+        for b in bound {
+            let context = b.deliverer.outbox_context();
+            match b.plugin.with_session(|s| s.on_changes(&changes, &context)) {
+                Ok(r) => rendered.push((b, r)),
+                Err(e) => return for_strategy(&b.name, host_error(&e)),
+            }
+        }
+        let batches: Vec<(Origin<'_>, &[HttpRequest])> = rendered
+            .iter()
+            .map(|(b, r)| {
+                (
+                    Origin {
+                        source: "changes",
+                        strategy: &b.name,
+                        version: b.version,
+                    },
+                    r.as_slice(),
+                )
+            })
+            .collect();
+        let enqueued = match self.dispatcher.enqueue_all(&batches) {
             Ok(e) => e,
             Err(e) => return error(503, &format!("nothing was accepted: {e}"), Vec::new()),
         };
         // The member store follows the changes once they are safely accepted.
-        self.members.apply(&self.strategy.entity, &changes);
+        self.members.apply(&changes);
+        let strategies: Vec<&str> = rendered.iter().map(|(b, _)| b.name.as_str()).collect();
         reply(
             202,
-            json!({ "changes": changes.len(), "deliveries": enqueued_json(&enqueued) }),
+            json!({ "changes": changes.len(), "strategies": strategies, "deliveries": enqueued_json(&enqueued) }),
         )
     }
 
-    /// The members a selection names, or the answer refusing it.
-    fn select(&self, body: &[u8]) -> Result<Vec<Member>, Reply> {
+    /// The members of `entity` a selection names, or the answer refusing it.
+    fn select(&self, entity: &str, body: &[u8]) -> Result<Vec<Member>, Reply> {
         let text = self.body_text(body)?;
         let sel: Selection = j::parse(text).map_err(|e| {
             error(
@@ -528,14 +330,13 @@ impl Service {
             )
         })?;
         match (sel.filter, sel.codes) {
-            (Some(filter), None) => self.filtered(&filter),
+            (Some(filter), None) => self.filtered(entity, &filter),
             (None, Some(codes)) => {
-                let store = self.members.lock();
                 let mut out = Vec::with_capacity(codes.len());
                 let mut problems = Vec::new();
                 for (i, code) in codes.iter().enumerate() {
-                    match store.get(code) {
-                        Some(m) => out.push(m.clone()),
+                    match self.members.get(entity, code) {
+                        Some(m) => out.push(m),
                         None => problems.push(problem(
                             &format!("codes[{i}]"),
                             &format!("no member with code {code:?} in the member store"),
@@ -558,11 +359,11 @@ impl Service {
         }
     }
 
-    /// The members for which `filter` is TRUE.
-    fn filtered(&self, filter: &str) -> Result<Vec<Member>, Reply> {
+    /// The members of `entity` for which `filter` is TRUE.
+    fn filtered(&self, entity: &str, filter: &str) -> Result<Vec<Member>, Reply> {
         let mut instance = self.filters.lock().unwrap_or_else(|p| p.into_inner());
         let context = b::RenderContext {
-            now: self.dispatcher.deliverer().clock().now(),
+            now: self.dispatcher.clock().now(),
             access_token: None,
             platform_token: None,
             id_seed: 0,
@@ -588,7 +389,7 @@ impl Service {
             Err(e) => return Err(host_error(&e)),
             Ok(_) => {}
         }
-        let members: Vec<Member> = self.members.lock().values().cloned().collect();
+        let members: Vec<Member> = self.members.all(entity);
         let mut out = Vec::new();
         for m in members {
             match eval(m.attributes.clone()) {
@@ -619,17 +420,27 @@ impl Service {
     }
 
     async fn on_demand(&self, name: &str, immediate: bool, body: &[u8]) -> Reply {
-        if name != self.strategy.name {
+        let Some(bound) = self.catalog.strategy(name) else {
+            let known: Vec<String> = self
+                .catalog
+                .strategies()
+                .iter()
+                .map(|b| format!("{:?}", b.name))
+                .collect();
             return error(
                 404,
                 &format!(
-                    "no strategy named {name:?}; this host serves {:?}",
-                    self.strategy.name
+                    "no strategy named {name:?}; this host serves {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
                 Vec::new(),
             );
-        }
-        let members = match self.select(body) {
+        };
+        let members = match self.select(&bound.strategy.entity, body) {
             Ok(m) => m,
             Err(r) => return r,
         };
@@ -638,16 +449,21 @@ impl Service {
         } else {
             RunMode::Asynchronous
         };
-        let context = self.dispatcher.deliverer().outbox_context();
-        let requests = match self
+        let context = bound.deliverer.outbox_context();
+        let requests = match bound
             .plugin
             .with_session(|s| s.on_demand(mode, &members, &context))
         {
             Ok(r) => r,
             Err(e) => return host_error(&e),
         };
+        let origin = |source| Origin {
+            source,
+            strategy: &bound.name,
+            version: bound.version,
+        };
         if !immediate {
-            return match self.dispatcher.enqueue("batch", &requests) {
+            return match self.dispatcher.enqueue(&origin("batch"), &requests) {
                 Ok(e) => reply(
                     202,
                     json!({ "members": members.len(), "deliveries": enqueued_json(&e) }),
@@ -655,7 +471,11 @@ impl Service {
                 Err(e) => error(503, &format!("nothing was accepted: {e}"), Vec::new()),
             };
         }
-        let done = match self.dispatcher.attempt_now("immediate", &requests).await {
+        let done = match self
+            .dispatcher
+            .attempt_now(&origin("immediate"), &requests)
+            .await
+        {
             Ok(d) => d,
             Err(e) => return error(503, &format!("nothing was accepted: {e}"), Vec::new()),
         };
@@ -670,13 +490,7 @@ impl Service {
                         let response = report.last_response.as_ref();
                         o["status"] = json!(response.map(|r| r.status));
                         if let Some(r) = response.filter(|r| !r.body.is_empty()) {
-                            o["response"] = json!(
-                                self.dispatcher
-                                    .deliverer()
-                                    .delivery_log()
-                                    .redactor()
-                                    .snippet(&r.body)
-                            );
+                            o["response"] = json!(self.log.redactor().snippet(&r.body));
                         }
                         match (step, &report.outcome) {
                             (Step::Retry(wait), _) => {
@@ -762,11 +576,14 @@ impl Service {
 
     fn replay(&self, id: &str) -> Reply {
         let outbox = self.dispatcher.outbox();
-        let now = now_ms(self.dispatcher.deliverer().clock().as_ref());
+        let now = now_ms(self.dispatcher.clock().as_ref());
         match outbox.replay(id, now) {
             Ok(url) => {
                 let endpoint = endpoint_of(&url);
-                let enabled = self.dispatcher.deliverer().enable(&endpoint);
+                let mut enabled = false;
+                for engine in self.dispatcher.deliverers().all() {
+                    enabled |= engine.enable(&endpoint);
+                }
                 if let Err(e) = outbox.enable_endpoint(&endpoint) {
                     eprintln!("host-test serve: {e}");
                 }
@@ -789,4 +606,76 @@ impl Service {
             Err(ReplayError::Store(e)) => error(503, &e, Vec::new()),
         }
     }
+
+    /// `GET`, `PUT` or `DELETE` of one strategy or configuration.
+    fn definition(&self, method: &str, kind: &str, name: &str, body: &[u8]) -> Reply {
+        let now = now_ms(self.dispatcher.clock().as_ref());
+        let strategy = kind == "strategies";
+        let source = format!("{method} /{kind}/{name}");
+        match method {
+            "GET" if strategy => match self.catalog.strategy(name) {
+                Some(b) => reply(200, Catalog::strategy_json(&b)),
+                None => error(404, &format!("no strategy is named {name:?}"), Vec::new()),
+            },
+            "GET" => match self.catalog.configuration(name) {
+                Some(c) => reply(200, self.catalog.configuration_json(name, &c)),
+                None => error(
+                    404,
+                    &format!("no configuration is named {name:?}"),
+                    Vec::new(),
+                ),
+            },
+            "PUT" => {
+                let text = match self.body_text(body) {
+                    Ok(t) => t,
+                    Err(r) => return r,
+                };
+                let json: Json = match j::parse(text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return error(
+                            400,
+                            "the body is not one JSON document",
+                            vec![Located::of_format(&source, &e).to_json()],
+                        );
+                    }
+                };
+                if strategy {
+                    let existed = self.catalog.strategy(name).is_some();
+                    match self.catalog.put_strategy(name, &source, json, now) {
+                        Ok(b) => reply(
+                            if existed { 200 } else { 201 },
+                            json!({ "name": b.name, "version": b.version, "configuration": b.configuration }),
+                        ),
+                        Err(r) => refused(r),
+                    }
+                } else {
+                    let existed = self.catalog.configuration(name).is_some();
+                    match self.catalog.put_configuration(name, &source, json, now) {
+                        Ok(version) => reply(
+                            if existed { 200 } else { 201 },
+                            json!({ "name": name, "version": version }),
+                        ),
+                        Err(r) => refused(r),
+                    }
+                }
+            }
+            _ if strategy => match self.catalog.delete_strategy(name, now) {
+                Ok(pending) => reply(
+                    200,
+                    json!({ "name": name, "deleted": true, "pending-deliveries": pending }),
+                ),
+                Err(r) => refused(r),
+            },
+            _ => match self.catalog.delete_configuration(name, now) {
+                Ok(()) => reply(200, json!({ "name": name, "deleted": true })),
+                Err(r) => refused(r),
+            },
+        }
+    }
+}
+
+/// An answer about one strategy's render: its error, naming the strategy.
+fn for_strategy(name: &str, answer: Reply) -> Reply {
+    answer.header("x-strategy", name)
 }

@@ -1,0 +1,187 @@
+//! `host-test serve`: the platform's run-time surface on loopback, over the durable
+//! outbox, for every configuration and strategy in its catalog ([`crate::catalog`]).
+//!
+//! | Route | What |
+//! | --- | --- |
+//! | `POST /changes` | A JSON array of record changes (the changes-file format): each change goes to every strategy bound to its entity; rendered, written to the outbox in one transaction, answered `202` with the delivery ids. |
+//! | `POST /strategies/{name}/batch` | Asynchronous on-demand run over the member store: `{"filter": "<expression>"}` or `{"codes": [...]}`; `202` with the delivery ids. |
+//! | `POST /strategies/{name}/immediate` | Synchronous on-demand run, same body: each request is attempted once at once; `200` with each outcome. |
+//! | `GET /strategies`, `GET /configurations` | The definitions in force, with their versions. |
+//! | `GET /strategies/{name}`, `GET /configurations/{name}` | One definition, secrets redacted. |
+//! | `PUT /strategies/{name}`, `PUT /configurations/{name}` | Define or redefine (the file format as the body): compiled first, `422` with every located problem and nothing replaced; `201` (new) or `200` with the version. |
+//! | `DELETE /strategies/{name}` | Stop rendering it; its pending deliveries finish. `DELETE /configurations/{name}` when no strategy uses it (`409` otherwise). |
+//! | `GET /deliveries?status=pending\|delivered\|dead&limit=N&after=SEQ` | The outbox, in queue order, with counts. |
+//! | `GET /deliveries/{id}` | One delivery, with the strategy and version that rendered it. |
+//! | `POST /deliveries/{id}/replay` | Queue a finished delivery again; it is re-signed with the current secrets. |
+//!
+//! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
+//! `problems` (each with a `path`, and a `line` and `column` where there is one); the
+//! store failing gets a `503` and nothing is accepted. The member store starts from
+//! `--members` and follows `POST /changes` (added and updated members are stored, deleted
+//! ones removed); it lives in memory, as a stand-in for the platform's own.
+
+mod api;
+mod members;
+mod timer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::bindings::Member;
+use crate::catalog::{Catalog, Definition, EngineFactory, Located};
+use crate::dispatch::Dispatcher;
+use crate::log::DeliveryLog;
+use crate::outbox::Outbox;
+use crate::plugin::Clock;
+use crate::receiver::{Handler, Server, ServerLimits, serve_on};
+use crate::runtime::Runtime;
+use crate::seal::SealKey;
+
+pub use api::Service;
+pub use members::SharedMembers;
+
+/// The largest API request body: the sandbox takes 32 MiB per call, and changes in the
+/// WIT encoding run to about twice their JSON, so 16 MiB of JSON always fits one call.
+pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// Where `serve` listens by default: loopback, because the API has no authentication.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Deliveries a listing returns when `limit` is not given.
+pub const DEFAULT_LIST: usize = 100;
+
+/// How `serve` runs.
+pub struct ServeOptions {
+    /// The address to listen on (loopback only).
+    pub listen: SocketAddr,
+    /// The outbox file.
+    pub outbox: PathBuf,
+    /// The key that seals the definitions' secrets in the outbox.
+    pub secrets_key: PathBuf,
+    /// The definitions given at start (files), over those the outbox holds.
+    pub definitions: Vec<Definition>,
+    /// The member store's starting content, by entity.
+    pub members: Vec<(String, Vec<Member>)>,
+    /// Attempts at once, across all strategies.
+    pub concurrency: usize,
+    /// Makes each strategy's delivery engine.
+    pub engine: EngineFactory,
+    /// The clock of the dispatcher and the API.
+    pub clock: Arc<dyn Clock>,
+    /// The delivery log (its redactor redacts what the outbox records).
+    pub log: Arc<DeliveryLog>,
+}
+
+/// Why `serve` did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The definitions have problems: every one, located.
+    Definitions(Vec<Located>),
+    /// Anything else, in words.
+    Other(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Definitions(ps) => {
+                for (i, p) in ps.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{p}")?;
+                }
+                Ok(())
+            }
+            StartError::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for StartError {
+    fn from(e: String) -> StartError {
+        StartError::Other(e)
+    }
+}
+
+/// A running `serve`: the API server and the dispatcher; stops when dropped.
+pub struct Running {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The service.
+    pub service: Arc<Service>,
+    _server: Server,
+    dispatcher_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.dispatcher_task.abort();
+    }
+}
+
+/// Start serving: open the outbox (resuming what it holds), bring the catalog in force
+/// (the stored definitions, then the given ones over them), start the dispatcher, the
+/// schedules and the API.
+pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Running, StartError> {
+    if !options.listen.ip().is_loopback() {
+        return Err(format!(
+            "--listen {}: the API has no authentication, so it listens on loopback only (127.0.0.1 or [::1])",
+            options.listen
+        )
+        .into());
+    }
+    let outbox = Arc::new(Outbox::open(&options.outbox).map_err(|e| e.to_string())?);
+    let key = SealKey::load_or_create(&options.secrets_key)?;
+    let catalog = Arc::new(Catalog::new(
+        runtime.clone(),
+        outbox.clone(),
+        key,
+        options.engine,
+    ));
+    let now = crate::dispatch::now_ms(options.clock.as_ref());
+    catalog
+        .start(options.definitions, now)
+        .map_err(StartError::Definitions)?;
+    let dispatcher = Dispatcher::new(
+        outbox.clone(),
+        catalog.clone(),
+        options.clock.clone(),
+        options.log.clone(),
+        options.concurrency,
+    )
+    .map_err(|e| e.to_string())?;
+    let members = SharedMembers::new(options.members);
+    let filters = runtime.instantiate().map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| format!("--listen {}: {e}", options.listen))?;
+    timer::start(
+        runtime.clone(),
+        catalog.clone(),
+        members.clone(),
+        dispatcher.clone(),
+    )?;
+    let service = Arc::new(Service {
+        catalog,
+        filters: Mutex::new(filters),
+        dispatcher: dispatcher.clone(),
+        members,
+        log: options.log,
+    });
+    let s = service.clone();
+    let handler: Handler = Arc::new(move |method, target, _headers, body| {
+        let s = s.clone();
+        Box::pin(async move { s.handle(&method, &target, &body).await })
+    });
+    let server = serve_on(listener, ServerLimits::with_body(MAX_API_BODY), handler)
+        .map_err(|e| format!("--listen {}: {e}", options.listen))?;
+    let dispatcher_task = tokio::spawn(dispatcher.run());
+    Ok(Running {
+        addr: server.addr,
+        service,
+        _server: server,
+        dispatcher_task,
+    })
+}

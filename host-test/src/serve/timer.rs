@@ -1,0 +1,224 @@
+//! The schedules of every strategy in force, on one timer in a thread of its own: each
+//! fire's requests go to the outbox, and each fire instant too (so a restart catches up
+//! once, and a fire re-run after a crash renders the same delivery ids).
+//!
+//! The thread follows the catalog: a strategy defined or redefined through the API is
+//! loaded (its schedules continue from their last fires in the outbox), a deleted one is
+//! unloaded; a change wakes the timer at once.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::bindings::{Configuration, HttpRequest};
+use crate::catalog::{Bound, Catalog, Change};
+use crate::dispatch::Dispatcher;
+use crate::instant;
+use crate::outbox::Origin;
+use crate::runtime::Runtime;
+use crate::scheduler::{Event, Scheduler, Sink};
+
+use super::members::SharedMembers;
+
+/// The longest the timer sleeps without reading the clock again: a clock that jumped is
+/// noticed this soon.
+const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
+
+/// Start the timer thread over the strategies in force, following the catalog's changes
+/// from now on. Returns once every strategy's schedules are loaded, or with the first
+/// that could not be.
+pub fn start(
+    runtime: Arc<Runtime>,
+    catalog: Arc<Catalog>,
+    members: SharedMembers,
+    dispatcher: Arc<Dispatcher>,
+) -> Result<(), String> {
+    let (tx, rx) = mpsc::channel::<Change>();
+    for b in catalog.strategies() {
+        if let Some(c) = catalog.configuration(&b.configuration) {
+            let _ = tx.send(Change::Put(b, Box::new(c.config)));
+        }
+    }
+    let follow = std::sync::Mutex::new(tx);
+    catalog.listen(Box::new(move |change| {
+        let _ = follow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(change);
+    }));
+    let (ready, loaded) = mpsc::channel::<Result<(), String>>();
+    std::thread::Builder::new()
+        .name("schedules".into())
+        .spawn(move || {
+            let mut timer = Timer {
+                runtime,
+                catalog,
+                members,
+                dispatcher,
+                scheduler: Scheduler::new(),
+            };
+            timer.install_tokens();
+            // The definitions in force at start: all loaded before `start` returns.
+            let mut first = Ok(());
+            while let Ok(change) = rx.try_recv() {
+                if let Err(e) = timer.apply(change)
+                    && first.is_ok()
+                {
+                    first = Err(e);
+                }
+            }
+            let failed = first.is_err();
+            let _ = ready.send(first);
+            if !failed {
+                timer.run(&rx);
+            }
+        })
+        .map_err(|e| format!("cannot start the schedules: {e}"))?;
+    loaded
+        .recv()
+        .map_err(|_| "the schedules' thread ended before it started".to_string())?
+}
+
+struct Timer {
+    runtime: Arc<Runtime>,
+    catalog: Arc<Catalog>,
+    members: SharedMembers,
+    dispatcher: Arc<Dispatcher>,
+    scheduler: Scheduler,
+}
+
+impl Timer {
+    /// Each fire renders with its strategy's tokens: the outbox placeholder for OAuth,
+    /// and a platform token minted for its run-as user.
+    fn install_tokens(&mut self) {
+        let catalog = self.catalog.clone();
+        self.scheduler.with_tokens(Box::new(move |strategy, at| {
+            catalog
+                .strategy(strategy)
+                .map(|b| b.deliverer.outbox_tokens(instant::from_timestamp(at)))
+                .unwrap_or((None, None))
+        }));
+    }
+
+    /// Load, reload or unload a strategy's schedules.
+    fn apply(&mut self, change: Change) -> Result<(), String> {
+        match change {
+            Change::Deleted(name) => {
+                self.scheduler.remove(&name);
+                Ok(())
+            }
+            Change::Put(bound, config) => self.load(&bound, &config),
+        }
+    }
+
+    fn load(&mut self, bound: &Bound, config: &Configuration) -> Result<(), String> {
+        self.scheduler.remove(&bound.name);
+        let strategy = &bound.strategy;
+        if strategy.schedules.is_empty() {
+            return Ok(());
+        }
+        // The timer's own session: a session serves one thread at a time, and the API's
+        // must not wait for a fire.
+        let session = self
+            .runtime
+            .session(config, strategy)
+            .map_err(|e| format!("strategy {:?}: {e}", bound.name))?;
+        self.scheduler.add(
+            strategy,
+            Box::new(session),
+            Box::new(self.members.clone()),
+            Timestamp::now(),
+        )?;
+        let outbox = self.dispatcher.outbox();
+        for s in &strategy.schedules {
+            let last = outbox
+                .last_fired(&strategy.name, &s.name)
+                .map_err(|e| e.to_string())?;
+            if let Some(t) = last.and_then(|ms| Timestamp::from_millisecond(ms).ok()) {
+                self.scheduler.resume(&strategy.name, &s.name, t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Fire what is due, sleep until the next fire or the next change, and again, until
+    /// the catalog is gone.
+    fn run(&mut self, changes: &mpsc::Receiver<Change>) {
+        let mut sink = OutboxSink {
+            dispatcher: self.dispatcher.clone(),
+            catalog: self.catalog.clone(),
+        };
+        let outbox = self.dispatcher.outbox().clone();
+        loop {
+            let now = Timestamp::now();
+            self.scheduler.step(now, &mut sink, &mut |event| {
+                let (fire, line) = match &event {
+                    Event::Fired {
+                        fire,
+                        pages,
+                        requests,
+                    } => (
+                        Some(fire),
+                        format!(
+                            "schedule {:?} of {:?} fired at {}: {pages} page(s), {requests} request(s) written to the outbox",
+                            fire.schedule, fire.strategy, fire.at
+                        ),
+                    ),
+                    Event::FireFailed { fire, error } => (Some(fire), format!("{error}")),
+                    Event::ScheduleFailed(e) => (None, format!("{e}")),
+                };
+                println!("{line}");
+                if let Some(f) = fire
+                    && let Err(e) =
+                        outbox.schedule_fired(&f.strategy, &f.schedule, f.at.as_millisecond())
+                {
+                    eprintln!("host-test serve: {e}");
+                }
+            });
+            let wait = self
+                .scheduler
+                .next_wake()
+                .map(|w| Duration::try_from(now.duration_until(w)).unwrap_or_default())
+                .unwrap_or(MAX_TIMER_SLEEP)
+                .min(MAX_TIMER_SLEEP);
+            match changes.recv_timeout(wait) {
+                Ok(change) => {
+                    if let Err(e) = self.apply(change) {
+                        eprintln!("host-test serve: the schedules of {e}");
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+/// Each fire's requests, to the outbox as the strategy's current version.
+struct OutboxSink {
+    dispatcher: Arc<Dispatcher>,
+    catalog: Arc<Catalog>,
+}
+
+impl Sink for OutboxSink {
+    fn deliver(
+        &mut self,
+        strategy: &str,
+        schedule: &str,
+        _fire: Timestamp,
+        requests: Vec<HttpRequest>,
+    ) {
+        let version = self.catalog.strategy(strategy).map_or(0, |b| b.version);
+        let source = format!("schedule:{schedule}");
+        let origin = Origin {
+            source: &source,
+            strategy,
+            version,
+        };
+        if let Err(e) = self.dispatcher.enqueue(&origin, &requests) {
+            eprintln!("host-test serve: {e}");
+        }
+    }
+}
