@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant as Clock};
 
 use host_test::bindings as b;
-use host_test::records;
+use host_test::contract::records;
 use host_test::{Limits, Runtime};
 use webhook_provider::Plan;
 use webhook_provider::model as m;
@@ -556,7 +556,7 @@ fn main() {
 /// What the sandbox's choices cost: fuel metering and the pooling allocator, each on and
 /// off, on the 10,000 x 10 render and on a fresh instance, paired round by round.
 fn sandbox(rounds: usize, target: Duration, ctx: &b::RenderContext) {
-    use host_test::runtime::EngineOptions;
+    use host_test::sandbox::runtime::EngineOptions;
     let options = [
         (
             "fuel + epoch, pooling (default)",

@@ -124,7 +124,7 @@ fn run(name: &str, salt: u64, seeds: &[Vec<u8>], dictionary: &[&str], target: im
 fn attributes(json: &serde_json::Value) -> Vec<webhook_provider::model::Attribute> {
     use host_test::bindings::Value as B;
     use webhook_provider::model::{Attribute, Date, Decimal, Value};
-    host_test::json::attributes(json, "record")
+    host_test::formats::attributes(json, "record")
         .unwrap()
         .into_iter()
         .map(|a| Attribute {
@@ -352,7 +352,7 @@ fn fuzz_api_bodies() {
     ];
     run("API bodies", 4, &seeds, &words, |input| {
         let text = String::from_utf8_lossy(input);
-        if let Ok(list) = host_test::json::parse::<Vec<host_test::json::ChangeJson>>(&text) {
+        if let Ok(list) = host_test::formats::parse::<Vec<host_test::formats::ChangeJson>>(&text) {
             for (i, c) in list.into_iter().enumerate() {
                 let _ = c.into_wit(&format!("[{i}]"));
             }
@@ -380,8 +380,8 @@ fn fuzz_configuration_and_strategy_compilation() {
         "\"0 25 * * *\"",
         "\"Mars/Olympus\"",
     ];
-    let base =
-        host_test::json::read_configuration(&root.join("examples/customer.config.json")).unwrap();
+    let base = host_test::formats::read_configuration(&root.join("examples/customer.config.json"))
+        .unwrap();
     // Through the sandboxed component: a trap here would be a bug in the component. Most
     // inputs mutate one string of the strategy (an expression, a cron text, a name), so
     // they reach compilation; the rest mutate its bytes, to reach the reader's errors.
@@ -404,7 +404,7 @@ fn fuzz_configuration_and_strategy_compilation() {
             serde_json::to_vec(&t).unwrap()
         };
         let text = String::from_utf8_lossy(&input);
-        let Ok(s) = host_test::json::parse::<host_test::json::StrategyJson>(&text) else {
+        let Ok(s) = host_test::formats::parse::<host_test::formats::StrategyJson>(&text) else {
             continue;
         };
         let Ok(strategy) = s.into_wit() else { continue };

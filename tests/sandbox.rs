@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use host_test::bindings as b;
-use host_test::{HostError, Limits, Runtime, json};
+use host_test::{HostError, Limits, Runtime, formats};
 
 /// One compiled component for the whole test binary: compiling costs far more than
 /// instantiating, and limits are per instance.
@@ -17,8 +17,8 @@ fn runtime() -> &'static Runtime {
 fn examples() -> (b::Configuration, b::Strategy) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     (
-        json::read_configuration(&root.join("examples/customer.config.json")).unwrap(),
-        json::read_strategy(&root.join("examples/customer.strategy.json")).unwrap(),
+        formats::read_configuration(&root.join("examples/customer.config.json")).unwrap(),
+        formats::read_strategy(&root.join("examples/customer.strategy.json")).unwrap(),
     )
 }
 
@@ -35,7 +35,7 @@ fn the_component_imports_only_its_contracts_interfaces() {
     let rt = runtime();
     let bytes = std::fs::read(host_test::COMPONENT_WASM).unwrap();
     let component = host_test::wasmtime::component::Component::new(rt.engine(), &bytes).unwrap();
-    host_test::runtime::check_imports(rt.engine(), &component).unwrap();
+    host_test::sandbox::runtime::check_imports(rt.engine(), &component).unwrap();
     let mut names: Vec<String> = component
         .component_type()
         .imports(rt.engine())
@@ -256,7 +256,7 @@ fn compile_reports_every_problem_with_its_path() {
 
 fn example_changes() -> Vec<b::RecordChange> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    json::read_changes(&root.join("examples/customer.changes.json")).unwrap()
+    formats::read_changes(&root.join("examples/customer.changes.json")).unwrap()
 }
 
 fn token_context() -> b::RenderContext {

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use host_test::bindings::{HttpRequest, RecordChange};
-use host_test::deliver::{Deliverer, Outcome};
-use host_test::http::{ClientOptions, HttpClient};
-use host_test::log::DeliveryLog;
-use host_test::plugin::{Clock, SessionPlugin, SystemClock};
-use host_test::{Limits, Runtime, json};
+use host_test::delivery::deliver::{Deliverer, Outcome};
+use host_test::delivery::http::{ClientOptions, HttpClient};
+use host_test::delivery::log::DeliveryLog;
+use host_test::delivery::plugin::SessionPlugin;
+use host_test::time::clock::{Clock, SystemClock};
+use host_test::{Limits, Runtime, formats};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -69,8 +70,8 @@ fn addr_from(rx: std::sync::mpsc::Receiver<SocketAddr>) -> SocketAddr {
 /// strategy's filters.
 fn session(rt: &Runtime, url: &str, batch: u32) -> (host_test::Session, Vec<RecordChange>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut config = json::read_configuration(&root.join("customer.config.json")).unwrap();
-    let mut strategy = json::read_strategy(&root.join("customer.strategy.json")).unwrap();
+    let mut config = formats::read_configuration(&root.join("customer.config.json")).unwrap();
+    let mut strategy = formats::read_strategy(&root.join("customer.strategy.json")).unwrap();
     config.webhook_url = url.to_string();
     config.oauth = host_test::bindings::OauthSettings {
         token_url: None,
@@ -81,7 +82,8 @@ fn session(rt: &Runtime, url: &str, batch: u32) -> (host_test::Session, Vec<Reco
     };
     strategy.run_options.batch_size = batch;
     let session = rt.session(&config, &strategy).unwrap();
-    let (all, _) = host_test::demo::changes(8 * batch as usize, "svc-crm-sync", SystemClock.now());
+    let (all, _) =
+        host_test::reference::demo::changes(8 * batch as usize, "svc-crm-sync", SystemClock.now());
     let passing = all
         .into_iter()
         .enumerate()

@@ -5,12 +5,12 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use host_test::{Limits, Runtime, json};
+use host_test::{Limits, Runtime, formats};
 
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let config = json::read_configuration(&root.join("customer.config.json")).unwrap();
-    let strategy = json::read_strategy(&root.join("customer.strategy.json")).unwrap();
+    let config = formats::read_configuration(&root.join("customer.config.json")).unwrap();
+    let strategy = formats::read_strategy(&root.join("customer.strategy.json")).unwrap();
     let rt = Runtime::new(Limits::default()).unwrap();
     c.bench_function("instantiate", |b| {
         b.iter(|| black_box(rt.instantiate().unwrap()))

@@ -1,49 +1,50 @@
-//! The reference wasmtime host for the webhook-provider component.
+//! The reference wasmtime host for the webhook-provider component, as a library another
+//! Rust host can embed without the CLI, the demo or the reference servers.
+//!
+//! The rooms, from the ground up (each uses only those below it):
+//!
+//! | room | what |
+//! | --- | --- |
+//! | [`limits`] | every limit, named, with why |
+//! | [`contract`] | the WIT types as the host speaks them, and members as pages |
+//! | [`time`] | instants over the contract's range, the zone answers, the one clock |
+//! | [`sandbox`] | the component in wasmtime: loading, the allowlist, fuel, memory, the typed [`HostError`] |
+//! | [`formats`] | the JSON file formats: configurations, strategies, changes, records, and the JSON of answers |
+//! | [`delivery`] | one request to the customer: HTTP with the SSRF guard, OAuth, the platform token, signing, redaction, the decision after each attempt |
+//! | [`outbox`] | durable deliveries, and the dispatcher that attempts them |
+//! | [`catalog`] | the configurations and strategies in force, versioned, their secrets sealed |
+//! | [`scheduler`] | one timer for every schedule, and the previews |
+//! | [`server`] | the HTTP/1.1 server under the API and the reference servers, with its limits |
+//! | [`serve`] | the run-time API over all of it |
+//! | [`reference`] | the reference receiver, token endpoint and demo: for the demo and the tests |
 //!
 //! It loads the component once per process ([`Runtime`]), checks its contract version and
 //! its imports against an allowlist (the contract's own interfaces; no WASI), and runs
-//! every call in a sandbox that grants nothing but time-zone answers: a fuel budget, an
-//! epoch deadline as a wall-clock backstop, a memory cap and input/output size caps.
-//! Every failure becomes one typed [`HostError`]. Members cross the boundary as one page
-//! per call ([`records`]).
+//! every call in a sandbox that grants nothing but time-zone answers. Members cross the
+//! boundary as one page per call ([`contract::records`]).
 #![deny(missing_docs)]
 
-pub mod bindings;
 pub mod catalog;
-pub mod deliver;
-pub mod demo;
-pub mod dispatch;
-pub mod error;
-pub mod http;
-pub mod instant;
-pub mod json;
+pub mod contract;
+pub mod delivery;
+pub mod formats;
 pub mod limits;
-pub mod log;
-pub mod oauth;
 pub mod outbox;
-pub mod platform_token;
-pub mod plugin;
-pub mod receiver;
-pub mod records;
-pub mod runtime;
-pub mod schedule;
+pub mod reference;
+pub mod sandbox;
 pub mod scheduler;
-pub mod seal;
-pub mod secret;
 pub mod serve;
-pub mod size;
-pub mod ssrf;
-pub mod zones;
+pub mod server;
+pub mod time;
 
 /// The integration tests' scratch directories, shared with the unit tests.
 #[cfg(test)]
 #[path = "../tests/scratch/mod.rs"]
 mod scratch;
 
-pub use error::HostError;
+pub use contract::bindings;
 pub use limits::Limits;
-pub use runtime::{Instance, Runtime, Session};
+pub use sandbox::error::HostError;
+pub use sandbox::runtime::{Instance, Runtime, Session};
 pub use wasmtime;
-
-/// The path of the component built by this crate's `build.rs`.
-pub const COMPONENT_WASM: &str = env!("WEBHOOK_PROVIDER_WASM");
+pub use sandbox::runtime::COMPONENT_WASM;

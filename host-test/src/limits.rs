@@ -76,7 +76,7 @@ pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// See [`ACCEPT_BACKOFF_MIN`].
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// The limits one [`crate::Runtime`] applies to every call.
+/// The limits one [`crate::sandbox::runtime::Runtime`] applies to every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel per call.

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use host_test::bindings as b;
-use host_test::schedule::{self, Target};
-use host_test::{HostError, Limits, Runtime, instant, json};
+use host_test::scheduler::preview::{self, Target};
+use host_test::{HostError, Limits, Runtime, formats, time::instant};
 
 #[derive(Parser)]
 #[command(
@@ -34,8 +34,8 @@ impl Pair {
     /// Read both files into the WIT types, naming the file and key of any error.
     fn load(&self) -> Result<(b::Configuration, b::Strategy), String> {
         Ok((
-            json::read_configuration(&self.config).map_err(|e| e.to_string())?,
-            json::read_strategy(&self.strategy).map_err(|e| e.to_string())?,
+            formats::read_configuration(&self.config).map_err(|e| e.to_string())?,
+            formats::read_strategy(&self.strategy).map_err(|e| e.to_string())?,
         ))
     }
 }
@@ -44,19 +44,19 @@ impl Pair {
 #[derive(clap::Args)]
 struct RetryArgs {
     /// The first backoff's upper bound, in milliseconds.
-    #[arg(long, default_value_t = host_test::deliver::RETRY_BASE.as_millis() as u64)]
+    #[arg(long, default_value_t = host_test::delivery::deliver::RETRY_BASE.as_millis() as u64)]
     retry_base_ms: u64,
     /// The largest backoff upper bound, in milliseconds.
-    #[arg(long, default_value_t = host_test::deliver::RETRY_CAP.as_millis() as u64)]
+    #[arg(long, default_value_t = host_test::delivery::deliver::RETRY_CAP.as_millis() as u64)]
     retry_cap_ms: u64,
     /// Attempts per delivery, the first included.
-    #[arg(long, default_value_t = host_test::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = host_test::delivery::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     max_attempts: u32,
 }
 
 impl RetryArgs {
-    fn policy(&self) -> host_test::deliver::RetryPolicy {
-        host_test::deliver::RetryPolicy {
+    fn policy(&self) -> host_test::delivery::deliver::RetryPolicy {
+        host_test::delivery::deliver::RetryPolicy {
             base: std::time::Duration::from_millis(self.retry_base_ms),
             cap: std::time::Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms)),
             max_attempts: self.max_attempts,
@@ -96,7 +96,7 @@ impl ServeDefinitions {
         };
         let read = |kind, path: &PathBuf| {
             let source = path.display().to_string();
-            json::read_capped::<serde_json::Value>(
+            formats::read_capped::<serde_json::Value>(
                 path,
                 host_test::limits::MAX_DEFINITION_FILE_BYTES,
             )
@@ -164,11 +164,11 @@ struct DeliveryArgs {
     allow_hosts: Vec<String>,
     /// Per-request timeout in seconds, at least 1 (a zero timeout would fail every
     /// request before it is sent).
-    #[arg(long, default_value_t = host_test::http::DEFAULT_TIMEOUT.as_secs(),
+    #[arg(long, default_value_t = host_test::delivery::http::DEFAULT_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// Requests delivered at once, at least 1.
-    #[arg(long, default_value_t = host_test::deliver::DEFAULT_CONCURRENCY,
+    #[arg(long, default_value_t = host_test::delivery::deliver::DEFAULT_CONCURRENCY,
           value_parser = at_least_one)]
     concurrency: usize,
     /// Write the delivery log (JSON lines) here instead of stderr.
@@ -177,16 +177,16 @@ struct DeliveryArgs {
 }
 
 impl DeliveryArgs {
-    fn client(&self) -> host_test::http::HttpClient {
-        host_test::http::HttpClient::new(host_test::http::ClientOptions {
+    fn client(&self) -> host_test::delivery::http::HttpClient {
+        host_test::delivery::http::HttpClient::new(host_test::delivery::http::ClientOptions {
             timeout: std::time::Duration::from_secs(self.timeout),
             allow_http: self.allow_http,
             allow_hosts: self.allow_hosts.clone(),
         })
     }
 
-    fn log(&self) -> Result<host_test::log::DeliveryLog, String> {
-        use host_test::log::DeliveryLog;
+    fn log(&self) -> Result<host_test::delivery::log::DeliveryLog, String> {
+        use host_test::delivery::log::DeliveryLog;
         Ok(match &self.log {
             Some(p) => DeliveryLog::to_writer(std::fs::File::create(p).map_err(|e| {
                 format!(
@@ -404,7 +404,7 @@ fn session_or_problems(
         Ok(s) => Ok(Some(s)),
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("{}", json::problem_line(p));
+                eprintln!("{}", formats::problem_line(p));
             }
             Ok(None)
         }
@@ -419,17 +419,18 @@ fn send(
     pair: Pair,
     changes: PathBuf,
     delivery: DeliveryArgs,
-    policy: host_test::deliver::RetryPolicy,
+    policy: host_test::delivery::deliver::RetryPolicy,
 ) -> Result<ExitCode, String> {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-    use host_test::deliver::{Deliverer, Outcome};
-    use host_test::oauth::TokenCache;
-    use host_test::plugin::{SessionPlugin, SystemClock};
+    use host_test::delivery::deliver::{Deliverer, Outcome};
+    use host_test::delivery::oauth::TokenCache;
+    use host_test::delivery::plugin::SessionPlugin;
+    use host_test::time::clock::SystemClock;
 
     let (config, strategy) = pair.load()?;
-    let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
+    let changes = formats::read_changes(&changes).map_err(|e| e.to_string())?;
     let rt = runtime()?;
     let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
         return Ok(ExitCode::FAILURE);
@@ -441,7 +442,7 @@ fn send(
     let last = Arc::new(AtomicU64::new(0));
     let progress = {
         let (finished, last) = (finished.clone(), last.clone());
-        Arc::new(move |_: &host_test::deliver::DeliveryReport| {
+        Arc::new(move |_: &host_test::delivery::deliver::DeliveryReport| {
             let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
             let now = started.elapsed().as_millis() as u64;
             let due = last.load(Ordering::Relaxed) + SEND_PROGRESS_EVERY.as_millis() as u64;
@@ -530,16 +531,16 @@ fn serve(
     (outbox, secrets_key): (PathBuf, PathBuf),
     listen: std::net::SocketAddr,
     delivery: DeliveryArgs,
-    policy: host_test::deliver::RetryPolicy,
+    policy: host_test::delivery::deliver::RetryPolicy,
     limits: Limits,
 ) -> Result<ExitCode, String> {
     use std::sync::Arc;
 
     use host_test::catalog::EngineFactory;
-    use host_test::deliver::Deliverer;
-    use host_test::oauth::TokenCache;
-    use host_test::plugin::SystemClock;
+    use host_test::delivery::deliver::Deliverer;
+    use host_test::delivery::oauth::TokenCache;
     use host_test::serve::{ServeOptions, StartError, start};
+    use host_test::time::clock::SystemClock;
 
     let given = match definitions.read() {
         Ok(d) => d,
@@ -621,7 +622,7 @@ fn serve(
             _ = term.recv() => {}
         }
         let dispatcher = running.service.dispatcher();
-        let grace = host_test::dispatch::SHUTDOWN_GRACE;
+        let grace = host_test::outbox::dispatch::SHUTDOWN_GRACE;
         out!(
             "stopping: waiting up to {} s for attempts in flight",
             grace.as_secs()
@@ -675,7 +676,8 @@ fn read_members(
                 }
             },
         };
-        let members = json::read_members(std::path::Path::new(file)).map_err(|e| e.to_string())?;
+        let members =
+            formats::read_members(std::path::Path::new(file)).map_err(|e| e.to_string())?;
         out.push((entity, members));
     }
     Ok(out)
@@ -683,15 +685,15 @@ fn read_members(
 
 fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
     let rt = runtime()?;
-    let options = host_test::demo::DemoOptions {
+    let options = host_test::reference::demo::DemoOptions {
         changes,
         log,
-        ..host_test::demo::DemoOptions::examples()
+        ..host_test::reference::demo::DemoOptions::examples()
     };
     out!(
         "demo: embedded webhook receiver and OAuth token endpoint on 127.0.0.1, the examples/ configuration and strategy, {changes} customer changes"
     );
-    let summary = tokio_runtime()?.block_on(host_test::demo::run(&rt, &options))?;
+    let summary = tokio_runtime()?.block_on(host_test::reference::demo::run(&rt, &options))?;
     out_part!("{}", summary.text());
     Ok(if summary.passed() {
         ExitCode::SUCCESS
@@ -737,7 +739,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(mut session) => {
                     let warnings = session.warnings().map_err(|e| e.to_string())?;
                     for w in &warnings {
-                        eprintln!("{}", json::problem_line(w));
+                        eprintln!("{}", formats::problem_line(w));
                     }
                     out!(
                         "ok: {:?} with strategy {:?} is valid ({} warning(s))",
@@ -749,7 +751,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Err(HostError::Invalid(problems)) => {
                     for p in &problems {
-                        eprintln!("{}", json::problem_line(p));
+                        eprintln!("{}", formats::problem_line(p));
                     }
                     let errors = problems
                         .iter()
@@ -771,7 +773,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             bodies,
         } => {
             let (config, strategy) = pair.load()?;
-            let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
+            let changes = formats::read_changes(&changes).map_err(|e| e.to_string())?;
             let context = b::RenderContext {
                 now: now_arg(now.as_deref())?,
                 access_token: token,
@@ -782,7 +784,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 Ok(s) => s,
                 Err(HostError::Invalid(problems)) => {
                     for p in &problems {
-                        eprintln!("{}", json::problem_line(p));
+                        eprintln!("{}", formats::problem_line(p));
                     }
                     return Ok(ExitCode::FAILURE);
                 }
@@ -800,7 +802,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 Ok(requests) => {
                     let out: Vec<serde_json::Value> =
-                        requests.iter().map(json::request_json).collect();
+                        requests.iter().map(formats::request_json).collect();
                     out!(
                         "{}",
                         serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
@@ -813,7 +815,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         b::RenderError::MissingPlatformToken => " (pass --platform-token)",
                         _ => "",
                     };
-                    eprintln!("error: {}{hint}", json::render_error_text(&e));
+                    eprintln!("error: {}{hint}", formats::render_error_text(&e));
                     Ok(ExitCode::FAILURE)
                 }
                 Err(e) => Err(e.to_string()),
@@ -825,12 +827,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
             now,
             expression,
         } => {
-            let state: serde_json::Value = json::read(&record).map_err(|e| e.to_string())?;
-            let state = json::attributes(&state, "record").map_err(|e| e.to_string())?;
+            let state: serde_json::Value = formats::read(&record).map_err(|e| e.to_string())?;
+            let state = formats::attributes(&state, "record").map_err(|e| e.to_string())?;
             let prior = match prior {
                 Some(p) => {
-                    let v: serde_json::Value = json::read(&p).map_err(|e| e.to_string())?;
-                    Some(json::attributes(&v, "prior").map_err(|e| e.to_string())?)
+                    let v: serde_json::Value = formats::read(&p).map_err(|e| e.to_string())?;
+                    Some(formats::attributes(&v, "prior").map_err(|e| e.to_string())?)
                 }
                 None => None,
             };
@@ -843,11 +845,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let sample = b::Sample { state, prior };
             match runtime()?.evaluate(&expression, &sample, &context) {
                 Ok(v) => {
-                    out!("{}", json::value_json(&v));
+                    out!("{}", formats::value_json(&v));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(HostError::Problem(p)) => {
-                    eprintln!("{}", json::problem_line(&p));
+                    eprintln!("{}", formats::problem_line(&p));
                     Ok(ExitCode::FAILURE)
                 }
                 Err(e) => Err(e.to_string()),
@@ -870,13 +872,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 // clap requires --cron, or --strategy with --schedule.
                 _ => return Err("give --cron, or --strategy with --schedule".into()),
             };
-            let request = schedule::Request {
+            let request = preview::Request {
                 target,
                 count,
                 from,
             };
-            let lines = schedule::prepare(&request, jiff::Timestamp::now()).and_then(|prepared| {
-                let rt = Runtime::new(Limits::default()).map_err(schedule::ScheduleError::Host)?;
+            let lines = preview::prepare(&request, jiff::Timestamp::now()).and_then(|prepared| {
+                let rt = Runtime::new(Limits::default()).map_err(preview::ScheduleError::Host)?;
                 prepared.run(&rt)
             });
             match lines {
@@ -884,14 +886,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     // The same warning lines `validate` prints, on stderr: stdout is
                     // the fire times, one a line, for scripts.
                     for w in &preview.warnings {
-                        eprintln!("{}", json::problem_line(w));
+                        eprintln!("{}", formats::problem_line(w));
                     }
                     for line in preview.lines {
                         out!("{line}");
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e @ schedule::ScheduleError::Problems(_)) => {
+                Err(e @ preview::ScheduleError::Problems(_)) => {
                     eprintln!("{e}");
                     Ok(ExitCode::from(e.exit_code()))
                 }

@@ -493,7 +493,7 @@ fn render_bodies_prints_the_exact_bytes_that_were_signed() {
                 .unwrap_or_else(|| panic!("no {name} in {r}"))
                 .to_string()
         };
-        host_test::receiver::verify_signature(
+        host_test::reference::receiver::verify_signature(
             std::slice::from_ref(&secret),
             Some(&header("webhook-id")),
             Some(&header("webhook-timestamp")),

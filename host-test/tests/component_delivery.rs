@@ -6,15 +6,16 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use host_test::deliver::{Deliverer, Outcome};
-use host_test::demo::{self, DemoOptions};
-use host_test::http::{ClientOptions, HttpClient};
-use host_test::log::DeliveryLog;
-use host_test::oauth::TokenCache;
-use host_test::platform_token::PlatformTokens;
-use host_test::plugin::{Clock, SessionPlugin, SystemClock};
-use host_test::receiver::{Receiver, TokenServer};
-use host_test::{Limits, Runtime, json};
+use host_test::delivery::deliver::{Deliverer, Outcome};
+use host_test::delivery::http::{ClientOptions, HttpClient};
+use host_test::delivery::log::DeliveryLog;
+use host_test::delivery::oauth::TokenCache;
+use host_test::delivery::platform_token::PlatformTokens;
+use host_test::delivery::plugin::SessionPlugin;
+use host_test::reference::demo::{self, DemoOptions};
+use host_test::reference::receiver::{Receiver, TokenServer};
+use host_test::time::clock::{Clock, SystemClock};
+use host_test::{Limits, Runtime, formats};
 use scratch::Scratch;
 
 mod scratch;
@@ -46,8 +47,8 @@ async fn the_demo_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_component_renders_signs_and_refreshes_tokens() {
-    let mut config = json::read_configuration(&examples().join("customer.config.json")).unwrap();
-    let strategy = json::read_strategy(&examples().join("customer.strategy.json")).unwrap();
+    let mut config = formats::read_configuration(&examples().join("customer.config.json")).unwrap();
+    let strategy = formats::read_strategy(&examples().join("customer.strategy.json")).unwrap();
     let secret = config.oauth.client_secret.clone().unwrap();
     let tokens = TokenServer::start("mdm-connect", &secret, Duration::from_secs(3600))
         .await
@@ -191,7 +192,7 @@ async fn send_delivers_and_prints_each_outcome() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_endpoint_echoing_the_credentials_leaks_none_of_them() {
     use base64::Engine as _;
-    use host_test::receiver::Reply;
+    use host_test::reference::receiver::Reply;
     // Characters that form encoding and JSON escaping both change.
     let secret = r#"s3cr%t+&/="q\x"#;
     let form_secret = "s3cr%25t%2B%26%2F%3D%22q%5Cx";

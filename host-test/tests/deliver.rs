@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{CLIENT_ID, CLIENT_SECRET, FakeClock, FakePlugin, SECRET, request};
-use host_test::deliver::{Deliverer, Jitter, MAX_ATTEMPTS, Outcome, RetryPolicy};
-use host_test::http::{ClientOptions, HttpClient, MAX_RESPONSE_BODY, Transport};
-use host_test::log::DeliveryLog;
-use host_test::oauth::{TokenCache, TokenKey};
-use host_test::receiver::{Receiver, Reply, TokenServer};
+use host_test::delivery::deliver::{Deliverer, Jitter, MAX_ATTEMPTS, Outcome, RetryPolicy};
+use host_test::delivery::http::{ClientOptions, HttpClient, MAX_RESPONSE_BODY, Transport};
+use host_test::delivery::log::DeliveryLog;
+use host_test::delivery::oauth::{TokenCache, TokenKey};
+use host_test::reference::receiver::{Receiver, Reply, TokenServer};
 
 fn loopback_client(timeout: Duration) -> Arc<HttpClient> {
     Arc::new(HttpClient::new(ClientOptions {
@@ -156,7 +156,7 @@ async fn retry_after_is_capped() {
         .await;
     assert_eq!(
         r.clock.sleeps(),
-        [host_test::deliver::RETRY_AFTER_CAP],
+        [host_test::delivery::deliver::RETRY_AFTER_CAP],
         "a day is cut to the cap"
     );
 }
@@ -502,7 +502,9 @@ async fn oauth_tokens_are_cached_refreshed_before_expiry_and_after_a_401() {
 
     // Just before the refresh point: still cached. Past it: a new token.
     r.clock.advance(
-        Duration::from_secs(3600) - host_test::oauth::REFRESH_MARGIN - Duration::from_secs(1),
+        Duration::from_secs(3600)
+            - host_test::delivery::oauth::REFRESH_MARGIN
+            - Duration::from_secs(1),
     );
     r.deliverer.on_changes(&[change(3)]).await.unwrap();
     assert_eq!(tokens.fetches(), 1);
@@ -627,7 +629,7 @@ async fn a_refused_token_request_is_reported_without_the_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_log() {
     let (_rx, tokens, r, _cache, _url) = oauth_rig(Duration::from_secs(3600)).await;
-    let minted = host_test::platform_token::PlatformTokens::with_key(vec![3; 32]);
+    let minted = host_test::delivery::platform_token::PlatformTokens::with_key(vec![3; 32]);
     let reports = r.deliverer.on_changes(&[change(1)]).await.unwrap();
     tokens.revoke_all();
     r.deliverer.on_changes(&[change(2)]).await.unwrap();
@@ -657,7 +659,8 @@ async fn secrets_never_reach_the_log() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_render_signature_is_kept_and_a_stale_one_renewed() {
-    use host_test::plugin::{Clock, Plugin};
+    use host_test::delivery::plugin::Plugin;
+    use host_test::time::clock::Clock;
     let rx = Receiver::builder()
         .secrets(vec![SECRET.into()])
         .check_timestamps(false)
@@ -671,7 +674,7 @@ async fn a_fresh_render_signature_is_kept_and_a_stale_one_renewed() {
         loopback_client(Duration::from_secs(5)),
     );
     let now = r.clock.now();
-    let limit = host_test::deliver::FRESH_SIGNATURE_AGE.as_secs() as i64;
+    let limit = host_test::delivery::deliver::FRESH_SIGNATURE_AGE.as_secs() as i64;
     for (id, age, kept) in [("msg_fresh", limit, true), ("msg_stale", limit + 1, false)] {
         let at = host_test::bindings::Instant {
             seconds: now.seconds - age,

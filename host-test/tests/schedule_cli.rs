@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use host_test::schedule::MAX_COUNT;
+use host_test::scheduler::preview::MAX_COUNT;
 use scratch::Scratch;
 
 mod scratch;

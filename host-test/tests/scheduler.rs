@@ -12,7 +12,7 @@ use host_test::scheduler::{
     Event, Fire, FireErrorKind, MemberStore, MemoryMembers, PAGE_MEMBERS, Plan, Scheduler,
     SimClock, Sink, id_seed, page_size,
 };
-use host_test::{HostError, Limits, Runtime, instant, json};
+use host_test::{HostError, Limits, Runtime, formats, time::instant};
 use jiff::{SignedDuration, Timestamp};
 
 fn data(name: &str) -> PathBuf {
@@ -38,8 +38,8 @@ const NIGHTLY: &str = "Nightly New York";
 /// The two-zone strategy (`*/15 * * * *` UTC and `0 2 * * *` America/New_York), compiled
 /// by the component, loaded with the members file, firing after `since`.
 fn two_zones(since: Timestamp) -> Scheduler {
-    let config = json::read_configuration(&data("no-oauth.config.json")).unwrap();
-    let strategy = json::read_strategy(&data("two-zones.strategy.json")).unwrap();
+    let config = formats::read_configuration(&data("no-oauth.config.json")).unwrap();
+    let strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     let session = runtime().session(&config, &strategy).unwrap();
     let members = MemoryMembers::from_file(&data("members.json")).unwrap();
     let mut s = Scheduler::new();
@@ -69,7 +69,7 @@ fn run(s: &mut Scheduler, clock: &mut SimClock, until: Timestamp) -> Vec<Fire> {
         Event::FireFailed { error, .. } => panic!("unexpected failure: {error}"),
         Event::ScheduleFailed(e) => panic!("unexpected failure: {e}"),
     });
-    let members = json::read_members(&data("members.json")).unwrap().len();
+    let members = formats::read_members(&data("members.json")).unwrap().len();
     assert_eq!(sink.0.len(), fires.len(), "one delivery per fire");
     for ((strategy, schedule, at, requests), fire) in sink.0.iter().zip(&fires) {
         assert_eq!(
@@ -245,8 +245,8 @@ fn a_backward_jump_does_not_fire_again_what_already_fired() {
 
 #[test]
 fn a_strategy_name_is_loaded_once() {
-    let config = json::read_configuration(&data("no-oauth.config.json")).unwrap();
-    let strategy = json::read_strategy(&data("two-zones.strategy.json")).unwrap();
+    let config = formats::read_configuration(&data("no-oauth.config.json")).unwrap();
+    let strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     let mut s = Scheduler::new();
     let since = t("2016-01-01T00:00:00Z");
     for expect_ok in [true, false] {
@@ -319,7 +319,7 @@ fn member(i: usize) -> Member {
 
 /// A strategy with one schedule, batch size `batch`, and `n` members.
 fn paged(batch: u32, n: usize, fail_page: Option<usize>) -> (Scheduler, Calls) {
-    let mut strategy = json::read_strategy(&data("two-zones.strategy.json")).unwrap();
+    let mut strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     strategy.run_options.batch_size = batch;
     strategy.schedules.truncate(1);
     let calls = Calls::default();
@@ -424,7 +424,7 @@ impl MemberStore for Greedy {
 
 #[test]
 fn a_store_returning_more_than_a_page_is_refused() {
-    let mut strategy = json::read_strategy(&data("two-zones.strategy.json")).unwrap();
+    let mut strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     strategy.schedules.truncate(1);
     let calls = Calls::default();
     let plan = Hourly {
@@ -461,9 +461,9 @@ fn a_failing_page_stops_its_fire_and_the_scheduler_goes_on() {
     let (mut s, calls) = paged(50, 2 * PAGE_MEMBERS + 50, Some(1));
     let mut sink = Collect::default();
     let mut events = Vec::new();
-    let mut clock = SimClock::new(t("2024-01-01T00:00:00Z"));
+    let clock = SimClock::new(t("2024-01-01T00:00:00Z"));
     s.run(
-        &mut clock,
+        &clock,
         &mut sink,
         Some(t("2024-01-01T02:00:00Z")),
         &mut |e| events.push(e),
@@ -528,7 +528,7 @@ impl Plan for OneBroken {
 
 #[test]
 fn a_schedule_without_a_next_fire_is_reported_once_and_the_others_go_on() {
-    let strategy = json::read_strategy(&data("two-zones.strategy.json")).unwrap();
+    let strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     let plan = OneBroken {
         inner: Hourly {
             batch: 50,
@@ -548,7 +548,7 @@ fn a_schedule_without_a_next_fire_is_reported_once_and_the_others_go_on() {
     .unwrap();
     let mut events = Vec::new();
     s.run(
-        &mut SimClock::new(since),
+        &SimClock::new(since),
         &mut Collect::default(),
         Some(t("2024-01-01T03:00:00Z")),
         &mut |e| events.push(e),

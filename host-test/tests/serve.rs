@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use host_test::receiver::{Receiver, Reply};
+use host_test::reference::receiver::{Receiver, Reply};
 use scratch::Scratch;
 use serde_json::{Value as Json, json};
 
@@ -696,7 +696,9 @@ fn load_with_the_receiver_down_grows_the_outbox_not_the_memory() {
     let dir = scratch("load");
     write_json(&dir.join("config.json"), &config(&url));
     write_json(&dir.join("strategy.json"), &strategy(1));
-    let serve = Serve::start(&dir, &[]);
+    // Every delivery stays pending for the whole test, however long a loaded machine
+    // makes it: its attempts (refused at once, full jitter) must not run out first.
+    let serve = Serve::start(&dir, &["--max-attempts", "100"]);
     let notes = "x".repeat(NOTES_BYTES);
 
     let started = Instant::now();
@@ -793,7 +795,7 @@ fn schedules_and_oauth_go_through_the_outbox_without_tokens_on_disk() {
     const CLIENT_SECRET: &str = "client-secret-never-on-disk";
     let rt = tokio();
     let tokens = rt
-        .block_on(host_test::receiver::TokenServer::start(
+        .block_on(host_test::reference::receiver::TokenServer::start(
             "serve-test",
             CLIENT_SECRET,
             Duration::from_secs(3600),
@@ -902,7 +904,7 @@ fn the_api_listens_on_loopback_only() {
 /// one that would take longer; that one is sent again after the restart, the other not.
 #[test]
 fn sigterm_waits_for_attempts_in_flight_within_the_grace() {
-    let grace = host_test::dispatch::SHUTDOWN_GRACE;
+    let grace = host_test::outbox::dispatch::SHUTDOWN_GRACE;
     let rt = tokio();
     let receiver = rt
         .block_on(

@@ -5,16 +5,16 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::HostError;
-use crate::bindings::{self as b, HttpRequest, Member, RunMode};
 use crate::catalog::{Bound, Catalog, Located, Refused};
-use crate::deliver::{Outcome, Step, endpoint_of};
-use crate::dispatch::{Dispatcher, now_ms};
-use crate::json::{self as j};
-use crate::log::DeliveryLog;
+use crate::contract::bindings::{self as b, HttpRequest, Member, RunMode};
+use crate::delivery::deliver::{Outcome, Step, endpoint_of};
+use crate::delivery::log::DeliveryLog;
+use crate::formats::{self as j};
+use crate::outbox::dispatch::{Dispatcher, now_ms};
 use crate::outbox::{Enqueued, MAX_LIST, Origin, ReplayError, State};
-use crate::receiver::{Reply, percent_decode_strict};
-use crate::runtime::Instance;
+use crate::sandbox::error::HostError;
+use crate::sandbox::runtime::Instance;
+use crate::server::{Reply, percent_decode_strict};
 
 use super::DEFAULT_LIST;
 use super::members::SharedMembers;

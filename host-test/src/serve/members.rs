@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::bindings::{self as b, Member};
+use crate::contract::bindings::{self as b, Member};
 use crate::scheduler::MemberStore;
 
 /// Each entity's members, by code.

@@ -28,15 +28,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::bindings::Member;
+use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
-use crate::dispatch::Dispatcher;
-use crate::log::DeliveryLog;
+use crate::contract::bindings::Member;
+use crate::delivery::log::DeliveryLog;
 use crate::outbox::Outbox;
-use crate::plugin::Clock;
-use crate::receiver::{Handler, Server, ServerLimits, serve_on};
-use crate::runtime::Runtime;
-use crate::seal::SealKey;
+use crate::outbox::dispatch::Dispatcher;
+use crate::sandbox::runtime::Runtime;
+use crate::server::{Handler, Server, ServerLimits, serve_on};
+use crate::time::clock::Clock;
 
 pub use api::Service;
 pub use members::SharedMembers;
@@ -140,7 +140,7 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         key,
         options.engine,
     ));
-    let now = crate::dispatch::now_ms(options.clock.as_ref());
+    let now = crate::outbox::dispatch::now_ms(options.clock.as_ref());
     catalog
         .start(options.definitions, now)
         .map_err(StartError::Definitions)?;

@@ -12,19 +12,16 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::bindings::{Configuration, HttpRequest};
 use crate::catalog::{Bound, Catalog, Change};
-use crate::dispatch::Dispatcher;
-use crate::instant;
+use crate::contract::bindings::{Configuration, HttpRequest};
 use crate::outbox::Origin;
-use crate::runtime::Runtime;
+use crate::outbox::dispatch::Dispatcher;
+use crate::sandbox::runtime::Runtime;
 use crate::scheduler::{Event, Scheduler, Sink};
+use crate::time::clock::MAX_SLEEP;
+use crate::time::instant;
 
 use super::members::SharedMembers;
-
-/// The longest the timer sleeps without reading the clock again: a clock that jumped is
-/// noticed this soon.
-const MAX_TIMER_SLEEP: Duration = Duration::from_secs(60);
 
 /// Start the timer thread over the strategies in force, following the catalog's changes
 /// from now on. Returns once every strategy's schedules are loaded, or with the first
@@ -181,8 +178,8 @@ impl Timer {
                 .scheduler
                 .next_wake()
                 .map(|w| Duration::try_from(now.duration_until(w)).unwrap_or_default())
-                .unwrap_or(MAX_TIMER_SLEEP)
-                .min(MAX_TIMER_SLEEP);
+                .unwrap_or(MAX_SLEEP)
+                .min(MAX_SLEEP);
             match changes.recv_timeout(wait) {
                 Ok(change) => {
                     if let Err(e) = self.apply(change) {

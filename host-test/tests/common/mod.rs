@@ -13,8 +13,9 @@ use host_test::bindings::{
     AccessToken, Header, HttpMethod, HttpRequest, Instant, OauthError, RecordChange, RenderContext,
     RenderError, Verdict,
 };
-use host_test::http::BoxFuture;
-use host_test::plugin::{Clock, Plugin, add};
+use host_test::delivery::http::BoxFuture;
+use host_test::delivery::plugin::Plugin;
+use host_test::time::clock::{Clock, add};
 use sha2::Sha256;
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -201,7 +202,7 @@ pub struct FakeClock {
 impl FakeClock {
     pub fn new() -> FakeClock {
         FakeClock {
-            start: host_test::plugin::SystemClock.now(),
+            start: host_test::time::clock::SystemClock.now(),
             state: Mutex::new((Duration::ZERO, Vec::new())),
         }
     }

@@ -2,11 +2,11 @@
 //! database (the system's, through `jiff`), so rule changes reach the component with an
 //! ordinary OS update.
 
-use crate::bindings::Instant;
+use crate::contract::bindings::Instant;
 
 /// The offset from UTC in seconds east of `name` at `at`, or a message naming the zone.
 pub fn utc_offset(name: &str, at: Instant) -> Result<i32, String> {
-    Ok(crate::instant::offset_at(&time_zone(name)?, at).seconds())
+    Ok(crate::time::instant::offset_at(&time_zone(name)?, at).seconds())
 }
 
 /// The IANA zone `name` from the host's database, or a message naming it and saying what

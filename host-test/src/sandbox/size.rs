@@ -1,7 +1,7 @@
 //! How many bytes a value carries across the boundary: the measure behind the input and
 //! output caps. Counts string and list payloads, not the canonical ABI's fixed overhead.
 
-use crate::bindings::{
+use crate::contract::bindings::{
     Changes, Configuration, Field, FieldValue, Header, HttpRequest, Page, RenderContext, Strategy,
     Value,
 };

@@ -5,6 +5,8 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "webhook-provider",
+    // Compared in the host's decisions and their tests (an instant, a verdict).
+    additional_derives: [PartialEq],
 });
 
 pub use connect::webhook::config::{
@@ -20,4 +22,8 @@ pub use connect::webhook::types::{
 };
 pub use exports::connect::webhook::provider::{FireTimes, Guest as Provider};
 
-pub use crate::records::{Attribute, Member, RecordChange, Sample};
+pub use crate::contract::records::{Attribute, Member, RecordChange, Sample};
+
+/// The contract version this host speaks: it loads components of 0.2.x, and refuses
+/// another version by the name of its export, before linking.
+pub const CONTRACT_VERSION: &str = "0.2.0";

@@ -7,7 +7,7 @@
 //! range is the whole of years 1 to 9999, and offsets. Only the real-time timer of
 //! `serve` needs a [`Timestamp`], and it asks for one with [`to_timestamp`].
 
-use crate::bindings::Instant;
+use crate::contract::bindings::Instant;
 use jiff::civil::DateTime;
 use jiff::fmt::temporal::Pieces;
 use jiff::tz::{Offset, TimeZone};

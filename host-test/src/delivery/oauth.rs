@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::bindings::{Configuration, Instant};
-use crate::http::{SendError, Transport};
-use crate::plugin::{Clock, Plugin, add, since};
-use crate::secret::Secret;
+use crate::contract::bindings::{Configuration, Instant};
+use crate::delivery::http::{SendError, Transport};
+use crate::delivery::plugin::Plugin;
+use crate::delivery::secret::Secret;
+use crate::time::clock::{Clock, add, since};
 
 /// Refresh a token this long before it expires: covers clock skew between us and the
 /// token server and a request that is in flight when the token runs out. For tokens that

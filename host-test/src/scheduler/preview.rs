@@ -24,8 +24,10 @@ use std::path::{Path, PathBuf};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::bindings::{Instant, Problem, Severity};
-use crate::{HostError, Runtime, instant, json, zones};
+use crate::contract::bindings::{Instant, Problem, Severity};
+use crate::{
+    formats, sandbox::error::HostError, sandbox::runtime::Runtime, time::instant, time::zones,
+};
 
 /// The most fire times one preview lists. It is the component's own limit (`MAX_PREVIEW`
 /// in `src/cron/mod.rs`): a preview is for a person to read, and the limit bounds the
@@ -94,7 +96,7 @@ impl std::fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ScheduleError::Problems(problems) => {
-                let lines: Vec<String> = problems.iter().map(json::problem_line).collect();
+                let lines: Vec<String> = problems.iter().map(formats::problem_line).collect();
                 f.write_str(&lines.join("\n"))
             }
             ScheduleError::Usage(m) => f.write_str(m),
@@ -128,7 +130,7 @@ fn resolve(target: &Target) -> Result<Resolved, ScheduleError> {
 }
 
 fn find_schedule(path: &Path, name: &str) -> Result<Resolved, ScheduleError> {
-    let strategy = json::read_strategy(path).map_err(|e| ScheduleError::Usage(e.to_string()))?;
+    let strategy = formats::read_strategy(path).map_err(|e| ScheduleError::Usage(e.to_string()))?;
     let Some(index) = strategy.schedules.iter().position(|s| s.name == name) else {
         let names: Vec<String> = strategy
             .schedules

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::bindings::Instant;
+use crate::contract::bindings::Instant;
 
 /// How long a platform token is valid: it must outlive the whole retry schedule of the
 /// request that carries it (about 4 minutes, see `deliver::RETRY_*`), and be short enough

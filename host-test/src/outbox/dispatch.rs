@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
-use crate::log::DeliveryLog;
+use crate::delivery::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
+use crate::delivery::log::DeliveryLog;
 use crate::outbox::{Due, Enqueued, Last, Origin, Outbox, OutboxError, State};
-use crate::plugin::Clock;
+use crate::time::clock::Clock;
 
 /// The delivery engines of the strategies the host knows, by strategy name.
 pub trait Deliverers: Send + Sync {
@@ -56,13 +56,7 @@ pub const IDLE_POLL: Duration = Duration::from_secs(1);
 /// runtime gives before it kills, so the host exits by itself.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Unix milliseconds on `clock`.
-pub fn now_ms(clock: &dyn Clock) -> i64 {
-    let t = clock.now();
-    t.seconds
-        .saturating_mul(1000)
-        .saturating_add(i64::from(t.nanoseconds / 1_000_000))
-}
+pub use crate::time::clock::now_ms;
 
 /// What the dispatcher has done since it started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -331,7 +325,7 @@ impl Dispatcher {
     pub fn enqueue(
         &self,
         origin: &Origin<'_>,
-        requests: &[crate::bindings::HttpRequest],
+        requests: &[crate::contract::bindings::HttpRequest],
     ) -> Result<Vec<Enqueued>, OutboxError> {
         self.enqueue_all(&[(*origin, requests)])
     }
@@ -339,7 +333,7 @@ impl Dispatcher {
     /// Write the requests of several origins in one transaction: all or none.
     pub fn enqueue_all(
         &self,
-        batches: &[(Origin<'_>, &[crate::bindings::HttpRequest])],
+        batches: &[(Origin<'_>, &[crate::contract::bindings::HttpRequest])],
     ) -> Result<Vec<Enqueued>, OutboxError> {
         let now = now_ms(self.clock.as_ref());
         // Secret query values never reach the disk: each attempt puts them back.
@@ -368,7 +362,7 @@ impl Dispatcher {
     pub async fn attempt_now(
         &self,
         origin: &Origin<'_>,
-        requests: &[crate::bindings::HttpRequest],
+        requests: &[crate::contract::bindings::HttpRequest],
     ) -> Result<Vec<(Enqueued, Option<(DeliveryReport, Step)>)>, OutboxError> {
         {
             let mut taken = self.taken();
@@ -376,7 +370,7 @@ impl Dispatcher {
                 taken.insert(r.delivery_id.clone());
             }
         }
-        let release = |ids: &[crate::bindings::HttpRequest]| {
+        let release = |ids: &[crate::contract::bindings::HttpRequest]| {
             let mut taken = self.taken();
             for r in ids {
                 taken.remove(&r.delivery_id);

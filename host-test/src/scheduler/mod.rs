@@ -9,7 +9,7 @@
 //! Deciding and doing are separate: [`Scheduler::due`] says which schedules fire at which
 //! instants (and records them as fired), [`Scheduler::run_fire`] pages the members through
 //! `on-schedule` and hands the requests to a [`Sink`]. [`Scheduler::run`] loops the two on a
-//! [`Clock`]: [`SystemClock`] in production, [`SimClock`] in tests.
+//! [`Clock`]: [`crate::time::clock::SystemClock`] in production, [`SimClock`] in tests.
 //!
 //! **Missed fires: no burst of stale fires.** When the clock jumps forward (a suspended
 //! machine, an NTP step, a long pause) over several fire times of a schedule, the schedule
@@ -41,24 +41,23 @@
 //! it (`serve` keeps it in the outbox) passes it back through [`Scheduler::resume`], and
 //! the policy above catches up once.
 
+pub mod preview;
+
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::bindings::{HttpRequest, Member, RenderContext, Strategy};
-use crate::json::{self, FormatError};
-use crate::{HostError, Session, instant};
+use crate::contract::bindings::{HttpRequest, Member, RenderContext, Strategy};
+use crate::formats::{self, FormatError};
+use crate::time::clock::Clock;
+use crate::{sandbox::error::HostError, sandbox::runtime::Session, time::instant};
 
 /// Members per `on-schedule` call, before rounding up to whole batches (see
 /// [`page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
 /// sandbox's 32 MiB input cap, and keeps a large entity from being loaded in one piece.
 pub const PAGE_MEMBERS: usize = 1_000;
 
-/// The longest the real clock sleeps before looking at the time again. A sleep runs on
-/// the monotonic clock, which does not see the wall clock being stepped, so a long sleep
-/// would miss a jump by as much as it sleeps; 30 seconds bounds how late a fire can be
-/// after a jump, at the cost of one wake-up every 30 seconds.
-pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+pub use crate::time::clock::MAX_SLEEP;
 
 /// Members per `on-schedule` call for a strategy with this batch size: [`PAGE_MEMBERS`]
 /// rounded up to a whole number of batches, so that a page boundary never splits a batch
@@ -70,36 +69,14 @@ pub fn page_size(batch_size: u32) -> usize {
     PAGE_MEMBERS.div_ceil(batch) * batch
 }
 
-/// The time source of the scheduler.
-pub trait Clock {
-    /// The current wall-clock time.
-    fn now(&self) -> Timestamp;
-    /// Sleep until `t` or a little earlier; the scheduler re-reads [`Clock::now`] after
-    /// every wake, so an early return is harmless.
-    fn sleep_until(&mut self, t: Timestamp);
-}
-
-/// The machine's clock. Sleeps at most [`MAX_SLEEP`] at a time, to notice clock jumps.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-
-    fn sleep_until(&mut self, t: Timestamp) {
-        let wait = Timestamp::now().duration_until(t);
-        if wait.is_positive() {
-            let wait = Duration::try_from(wait).unwrap_or(MAX_SLEEP).min(MAX_SLEEP);
-            std::thread::sleep(wait);
-        }
-    }
-}
-
 /// A simulated clock for tests: sleeping moves it, instantly; it can wake early and jump.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct SimClock {
+    state: std::sync::Mutex<SimState>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SimState {
     now: Timestamp,
     max_step: Option<SignedDuration>,
     wakes: usize,
@@ -109,41 +86,58 @@ impl SimClock {
     /// A clock standing at `now`.
     pub fn new(now: Timestamp) -> SimClock {
         SimClock {
-            now,
-            max_step: None,
-            wakes: 0,
+            state: std::sync::Mutex::new(SimState {
+                now,
+                max_step: None,
+                wakes: 0,
+            }),
         }
     }
 
-    /// Every sleep ends after at most `step`, as [`SystemClock`]'s capped sleeps do.
-    pub fn waking_every(mut self, step: SignedDuration) -> SimClock {
-        self.max_step = Some(step);
+    fn state(&self) -> std::sync::MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every sleep ends after at most `step`, as [`crate::time::clock::SystemClock`]'s capped sleeps do.
+    pub fn waking_every(self, step: SignedDuration) -> SimClock {
+        self.state().max_step = Some(step);
         self
     }
 
     /// Set the time, forwards or backwards: a clock jump.
     pub fn set(&mut self, now: Timestamp) {
-        self.now = now;
+        self.state().now = now;
     }
 
     /// How many times a sleep has ended.
     pub fn wakes(&self) -> usize {
-        self.wakes
+        self.state().wakes
     }
 }
 
 impl Clock for SimClock {
-    fn now(&self) -> Timestamp {
-        self.now
+    fn now(&self) -> crate::contract::bindings::Instant {
+        instant::from_timestamp(self.state().now)
     }
 
-    fn sleep_until(&mut self, t: Timestamp) {
-        let mut target = t.max(self.now);
-        if let Some(step) = self.max_step {
-            target = target.min(self.now.saturating_add(step).unwrap_or(target));
+    fn sleep(&self, duration: Duration) -> crate::time::clock::BoxFuture<'static, ()> {
+        let mut s = self.state();
+        s.now = s
+            .now
+            .saturating_add(SignedDuration::try_from(duration).unwrap_or_default())
+            .unwrap_or(s.now);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn block_until(&self, t: crate::contract::bindings::Instant) {
+        let mut s = self.state();
+        let t = instant::to_timestamp(t).unwrap_or(Timestamp::MAX);
+        let mut target = t.max(s.now);
+        if let Some(step) = s.max_step {
+            target = target.min(s.now.saturating_add(step).unwrap_or(target));
         }
-        self.now = target;
-        self.wakes += 1;
+        s.now = target;
+        s.wakes += 1;
     }
 }
 
@@ -193,7 +187,7 @@ pub trait MemberStore {
     fn page(&mut self, entity: &str, start: usize, size: usize) -> Result<Vec<Member>, String>;
 }
 
-/// Members held in memory, such as a members file (`json::read_members`). It holds one
+/// Members held in memory, such as a members file (`formats::read_members`). It holds one
 /// entity's members and serves them whatever entity is asked for.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryMembers(pub Vec<Member>);
@@ -201,7 +195,7 @@ pub struct MemoryMembers(pub Vec<Member>);
 impl MemoryMembers {
     /// Read a members file: a JSON array of records, each with a `Code`.
     pub fn from_file(path: &std::path::Path) -> Result<MemoryMembers, FormatError> {
-        json::read_members(path).map(MemoryMembers)
+        formats::read_members(path).map(MemoryMembers)
     }
 }
 
@@ -657,13 +651,16 @@ impl Scheduler {
     /// and again. Returns when the next wake would be after `until` (never when none).
     pub fn run(
         &mut self,
-        clock: &mut dyn Clock,
+        clock: &dyn Clock,
         sink: &mut dyn Sink,
         until: Option<Timestamp>,
         on_event: &mut dyn FnMut(Event),
     ) {
         loop {
-            let now = clock.now();
+            // The last 26 hours of year 9999 have no `Timestamp`: nothing fires there.
+            let Some(now) = instant::to_timestamp(clock.now()) else {
+                return;
+            };
             if until.is_some_and(|u| now > u) {
                 return;
             }
@@ -672,11 +669,11 @@ impl Scheduler {
             match (wake, until) {
                 (Some(w), Some(u)) if w > u => return,
                 (None, Some(_)) => return,
-                (Some(w), _) => clock.sleep_until(w),
-                (None, None) => clock.sleep_until(
-                    now.saturating_add(SignedDuration::try_from(MAX_SLEEP).unwrap_or_default())
-                        .unwrap_or(now),
-                ),
+                (Some(w), _) => clock.block_until(instant::from_timestamp(w)),
+                (None, None) => clock.block_until(crate::time::clock::add(
+                    instant::from_timestamp(now),
+                    MAX_SLEEP,
+                )),
             }
         }
     }
@@ -804,14 +801,14 @@ mod tests {
 
     #[test]
     fn the_sim_clock_wakes_early_when_asked() {
-        let mut c =
-            SimClock::new(t("2020-01-01T00:00:00Z")).waking_every(SignedDuration::from_mins(7));
-        c.sleep_until(t("2020-01-01T00:15:00Z"));
-        assert_eq!(c.now(), t("2020-01-01T00:07:00Z"));
-        c.sleep_until(t("2020-01-01T00:10:00Z"));
-        assert_eq!(c.now(), t("2020-01-01T00:10:00Z"));
-        c.sleep_until(t("2019-01-01T00:00:00Z"));
-        assert_eq!(c.now(), t("2020-01-01T00:10:00Z"));
+        let c = SimClock::new(t("2020-01-01T00:00:00Z")).waking_every(SignedDuration::from_mins(7));
+        let at = |s| instant::from_timestamp(t(s));
+        c.block_until(at("2020-01-01T00:15:00Z"));
+        assert_eq!(c.now(), at("2020-01-01T00:07:00Z"));
+        c.block_until(at("2020-01-01T00:10:00Z"));
+        assert_eq!(c.now(), at("2020-01-01T00:10:00Z"));
+        c.block_until(at("2019-01-01T00:00:00Z"));
+        assert_eq!(c.now(), at("2020-01-01T00:10:00Z"));
         assert_eq!(c.wakes(), 3);
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::bindings::{Problem, RenderError, Severity};
+use crate::contract::bindings::{Problem, RenderError, Severity};
 
 /// Why a host call failed.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ impl fmt::Display for HostError {
             HostError::ImportNotAllowed(name) => write!(
                 f,
                 "the component imports {name}, which this host does not grant; a webhook-provider component imports only connect:webhook/zone (and the type-only types, config and page) of version {}",
-                crate::runtime::CONTRACT_VERSION
+                crate::contract::bindings::CONTRACT_VERSION
             ),
             HostError::UnsupportedVersion {
                 found: Some(found),
@@ -90,12 +90,12 @@ impl fmt::Display for HostError {
                     .count();
                 write!(f, "the configuration has {errors} error(s):")?;
                 for p in problems {
-                    write!(f, "\n  {}", crate::json::problem_line(p))?;
+                    write!(f, "\n  {}", crate::formats::problem_line(p))?;
                 }
                 Ok(())
             }
-            HostError::Render(e) => write!(f, "{}", crate::json::render_error_text(e)),
-            HostError::Problem(p) => write!(f, "{}", crate::json::problem_line(p)),
+            HostError::Render(e) => write!(f, "{}", crate::formats::render_error_text(e)),
+            HostError::Problem(p) => write!(f, "{}", crate::formats::problem_line(p)),
             HostError::OutOfFuel { fuel } => write!(
                 f,
                 "the call used up its fuel budget of {fuel} units (a runaway computation, or an input that needs a larger budget)"

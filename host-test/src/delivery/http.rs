@@ -4,11 +4,9 @@
 //! HTTP/1.1 over hyper with a connection pool, rustls (ring) with the webpki roots, a
 //! per-request timeout, no redirect following (a 3xx is a response like any other, for the
 //! component to classify), HTTPS only unless plain HTTP is allowed, and the SSRF
-//! [`Guard`](crate::ssrf::Guard) on every connection.
+//! [`Guard`](crate::delivery::ssrf::Guard) on every connection.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,8 +16,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::bindings::{Header, HttpMethod, HttpRequest};
-use crate::ssrf::{Guard, GuardedResolver, Refused, find_refusal};
+use crate::contract::bindings::{Header, HttpMethod, HttpRequest};
+use crate::delivery::ssrf::{Guard, GuardedResolver, Refused, find_refusal};
 
 /// The default per-request timeout, connect to last body byte: long enough for a slow
 /// webhook that does real work before answering, short enough that a hung endpoint does
@@ -107,8 +105,7 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
-/// A boxed future, for object-safe traits.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::time::clock::BoxFuture;
 
 /// Something that sends requests: the real [`HttpClient`], or a test double.
 pub trait Transport: Send + Sync {

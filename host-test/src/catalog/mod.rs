@@ -18,7 +18,9 @@
 //!   pending deliveries have finished. A configuration is deleted only when no strategy
 //!   uses it.
 //! - **At rest.** The outbox keeps each definition with its secrets sealed
-//!   ([`crate::seal`]); the API shows them redacted.
+//!   ([`crate::catalog::seal`]); the API shows them redacted.
+
+pub mod seal;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,16 +28,16 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Value as Json, json};
 
-use crate::HostError;
-use crate::bindings::{self as b, Configuration, Strategy};
-use crate::deliver::Deliverer;
-use crate::dispatch::Deliverers;
-use crate::json::{self as j, ConfigurationJson, FormatError, StrategyJson};
+use crate::catalog::seal::{SealKey, redacted};
+use crate::contract::bindings::{self as b, Configuration, Strategy};
+use crate::delivery::deliver::Deliverer;
+use crate::delivery::plugin::SessionPlugin;
+use crate::formats::{self as j, ConfigurationJson, FormatError, StrategyJson};
 use crate::limits::MAX_DEFINITION_FILE_BYTES;
+use crate::outbox::dispatch::Deliverers;
 use crate::outbox::{Kind, Outbox, OutboxError};
-use crate::plugin::SessionPlugin;
-use crate::runtime::Runtime;
-use crate::seal::{SealKey, redacted};
+use crate::sandbox::error::HostError;
+use crate::sandbox::runtime::Runtime;
 
 /// The most definitions one `serve` holds: far above the strategies one platform tenant
 /// runs, and a bound on the sessions (one component instance each) a process keeps.
@@ -520,7 +522,7 @@ impl Catalog {
         d: &Definition,
         configurations: &BTreeMap<String, (Option<i64>, Definition, Configuration)>,
         only: Option<&str>,
-    ) -> Result<(Strategy, String, crate::Session), Vec<Located>> {
+    ) -> Result<(Strategy, String, crate::sandbox::runtime::Session), Vec<Located>> {
         let (strategy, named) = strategy_of(d).map_err(|p| vec![p])?;
         let name = match (named, only) {
             (Some(n), _) => n,
@@ -559,7 +561,7 @@ impl Catalog {
         config_source: &str,
         config: &Configuration,
         strategy: &Strategy,
-    ) -> Result<crate::Session, Vec<Located>> {
+    ) -> Result<crate::sandbox::runtime::Session, Vec<Located>> {
         self.runtime.session(config, strategy).map_err(|e| match e {
             HostError::Invalid(ps) => ps
                 .iter()
@@ -582,7 +584,7 @@ impl Catalog {
         strategy: Strategy,
         configuration: String,
         version: i64,
-        session: crate::Session,
+        session: crate::sandbox::runtime::Session,
         json: Json,
         config: &Configuration,
     ) -> Arc<Bound> {

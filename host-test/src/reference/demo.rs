@@ -15,14 +15,15 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use crate::bindings::{ChangeKind, Configuration, Member, RecordChange, Strategy};
-use crate::deliver::{Deliverer, DeliveryReport, Outcome};
-use crate::http::{ClientOptions, HttpClient};
-use crate::log::DeliveryLog;
-use crate::oauth::TokenCache;
-use crate::plugin::{Clock, SessionPlugin, SystemClock};
-use crate::receiver::{Receiver, Reply, TokenServer};
-use crate::runtime::Runtime;
+use crate::contract::bindings::{ChangeKind, Configuration, Member, RecordChange, Strategy};
+use crate::delivery::deliver::{Deliverer, DeliveryReport, Outcome};
+use crate::delivery::http::{ClientOptions, HttpClient};
+use crate::delivery::log::DeliveryLog;
+use crate::delivery::oauth::TokenCache;
+use crate::delivery::plugin::SessionPlugin;
+use crate::reference::receiver::{Receiver, Reply, TokenServer};
+use crate::sandbox::runtime::Runtime;
+use crate::time::clock::{Clock, SystemClock};
 
 /// Changes per round: each round is one `on-changes` call, as one poll of the platform's
 /// transaction log would be.
@@ -137,7 +138,7 @@ fn repoint(url: &str, base: &str) -> String {
 fn member(code: &str, v: Json) -> Member {
     Member {
         code: code.to_string(),
-        attributes: crate::json::attributes(&v, code).unwrap_or_default(),
+        attributes: crate::formats::attributes(&v, code).unwrap_or_default(),
     }
 }
 
@@ -146,7 +147,7 @@ fn member(code: &str, v: Json) -> Member {
 pub fn changes(
     count: usize,
     run_as: &str,
-    now: crate::bindings::Instant,
+    now: crate::contract::bindings::Instant,
 ) -> (Vec<RecordChange>, BTreeSet<String>) {
     const CITIES: [(&str, &str); 6] = [
         ("Amsterdam", "NL"),
@@ -261,9 +262,9 @@ pub fn changes(
 pub async fn run(runtime: &Runtime, options: &DemoOptions) -> Result<DemoSummary, String> {
     let started = std::time::Instant::now();
     let mut config: Configuration =
-        crate::json::read_configuration(&options.config).map_err(|e| e.to_string())?;
+        crate::formats::read_configuration(&options.config).map_err(|e| e.to_string())?;
     let strategy: Strategy =
-        crate::json::read_strategy(&options.strategy).map_err(|e| e.to_string())?;
+        crate::formats::read_strategy(&options.strategy).map_err(|e| e.to_string())?;
 
     let client_id = config
         .oauth
@@ -455,7 +456,7 @@ mod tests {
 
     #[test]
     fn three_of_every_eight_changes_are_expected() {
-        let now = crate::bindings::Instant {
+        let now = crate::contract::bindings::Instant {
             seconds: 0,
             nanoseconds: 0,
         };

@@ -16,20 +16,22 @@ use wasmtime::{
     Trap,
 };
 
-use crate::bindings::{
+use crate::contract::bindings::{
     AccessToken, Changes, Configuration, FireTimes, Header, HttpRequest, Instant, Member,
     OauthError, Page, PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode,
     Sample, Strategy, Value, Verdict, WebhookProvider, WebhookProviderPre,
 };
-use crate::error::HostError;
+use crate::contract::records;
 use crate::limits::{
     CORE_INSTANCES_PER_COMPONENT, EPOCH_TICK, Limits, MAX_MEMORY_BYTES, POOLED_INSTANCES,
 };
-use crate::records;
-use crate::size::WireSize;
+use crate::sandbox::error::HostError;
+use crate::sandbox::size::WireSize;
 
-/// The contract version this host speaks: it loads components of 0.2.x.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub use crate::contract::bindings::CONTRACT_VERSION;
+
+/// The path of the component built by this crate's `build.rs`.
+pub const COMPONENT_WASM: &str = env!("WEBHOOK_PROVIDER_WASM");
 
 /// The interfaces a component may import: the contract's own, of this host's version.
 /// `zone` is the only one with functions; the others only carry types. Anything else
@@ -86,13 +88,13 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-impl crate::bindings::connect::webhook::types::Host for State {}
-impl crate::bindings::connect::webhook::config::Host for State {}
-impl crate::bindings::connect::webhook::page::Host for State {}
+impl crate::contract::bindings::connect::webhook::types::Host for State {}
+impl crate::contract::bindings::connect::webhook::config::Host for State {}
+impl crate::contract::bindings::connect::webhook::page::Host for State {}
 
-impl crate::bindings::connect::webhook::zone::Host for State {
+impl crate::contract::bindings::connect::webhook::zone::Host for State {
     fn utc_offset(&mut self, name: String, at: Instant) -> Result<i32, String> {
-        crate::zones::utc_offset(&name, at)
+        crate::time::zones::utc_offset(&name, at)
     }
 }
 
@@ -162,7 +164,7 @@ pub struct Runtime {
 impl Runtime {
     /// Load the component this crate was built with.
     pub fn new(limits: Limits) -> Result<Runtime, HostError> {
-        Runtime::from_file(Path::new(crate::COMPONENT_WASM), limits)
+        Runtime::from_file(Path::new(COMPONENT_WASM), limits)
     }
 
     /// Load a component from a file. The compiled artefact is cached beside the file

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::bindings::{CellKind, ChangeKind, Changes, Date, Instant, Page, TextRef, Value};
+use crate::contract::bindings::{
+    CellKind, ChangeKind, Changes, Date, Instant, Page, TextRef, Value,
+};
 
 /// One attribute of a member; related-entity attributes have paths longer than one
 /// (`["Class", "Name"]` for `[Class].[Name]`).

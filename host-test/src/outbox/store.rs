@@ -16,7 +16,7 @@
 //!   instead of forgetting a fire or repeating one.
 //! - **definitions**: every version of every configuration and strategy `serve` was given
 //!   (at start or through the API), with deletions as tombstones, so a restart comes back
-//!   with the definitions in force. Their secrets are sealed (`crate::seal`): the file
+//!   with the definitions in force. Their secrets are sealed (`crate::catalog::seal`): the file
 //!   holds ciphertext, and the key lives outside it.
 //!
 //! Each delivery records the strategy and the strategy version that rendered it.
@@ -45,7 +45,7 @@
 //! **Secrets.** The `Authorization` header is stored as [`TOKEN_PLACEHOLDER`]: the
 //! delivery engine puts the current token in at each attempt, so no access token is ever
 //! written to disk. The values of the configuration's secret-looking query parameters
-//! (`api_key`, `token`, ...) are stored as `crate::deliver::QUERY_PLACEHOLDER` and put
+//! (`api_key`, `token`, ...) are stored as `crate::delivery::deliver::QUERY_PLACEHOLDER` and put
 //! back from the configuration at each attempt, in the same way; a secret-looking
 //! parameter whose value is an expression is stored as rendered, since it cannot be
 //! rendered again without its request. Signatures are made again at each attempt. The body is stored as
@@ -62,12 +62,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value as Json, json};
 
-use crate::bindings::{Header, HttpMethod, HttpRequest};
-
-/// The `Authorization` value stored in place of a real one, and the access token the
-/// host renders with when it renders for the outbox: the engine replaces it with the
-/// current token at every attempt, so tokens are never written to disk.
-pub const TOKEN_PLACEHOLDER: &str = "token-added-at-each-attempt";
+use crate::contract::bindings::{Header, HttpMethod, HttpRequest};
+pub use crate::delivery::placeholders::TOKEN_PLACEHOLDER;
 
 /// The outbox file when none is given: under the working directory, where an operator
 /// running `serve` will look for it.
@@ -979,7 +975,7 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// counted when it restarts, so a delivery that kills the host every time ends as a dead
 /// letter after its budget instead of looping forever. The attempt's own record
 /// ([`Outbox::retry`], [`Outbox::finish`]) then writes the exact count. The `Due` keeps
-/// the count from before, which is what [`crate::deliver::Deliverer::begin`] takes.
+/// the count from before, which is what [`crate::delivery::deliver::Deliverer::begin`] takes.
 fn claim(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> rusqlite::Result<()> {
     let mut st =
         tx.prepare_cached("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?1")?;
@@ -1091,7 +1087,7 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
         id: row.get(1)?,
         state,
         source: row.get(3)?,
-        url: crate::log::redact_url(&row.get::<_, String>(4)?),
+        url: crate::delivery::log::redact_url(&row.get::<_, String>(4)?),
         member_codes: codes_from(&row.get::<_, String>(5)?),
         attempts: row.get(6)?,
         created_ms: row.get(7)?,

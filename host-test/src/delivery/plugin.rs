@@ -1,15 +1,14 @@
-//! The seams of delivery: what the engine asks of the component ([`Plugin`]) and of time
-//! ([`Clock`]), so the engine can be tested without the component and without sleeping.
+//! The seam of delivery to the component: what the engine asks of it ([`Plugin`]), so the
+//! engine can be tested without the component (time is the other seam,
+//! [`crate::time::clock::Clock`]).
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::bindings::{
+use crate::contract::bindings::{
     AccessToken, Header, HttpRequest, Instant, OauthError, RecordChange, RenderContext, Verdict,
 };
-use crate::error::HostError;
-use crate::http::BoxFuture;
-use crate::runtime::Session;
+use crate::sandbox::error::HostError;
+use crate::sandbox::runtime::Session;
 
 /// The component's decisions the delivery engine needs. [`SessionPlugin`] forwards them to
 /// a compiled [`Session`]; tests may answer them directly.
@@ -95,48 +94,4 @@ impl Plugin for SessionPlugin {
     fn sign(&self, request: &HttpRequest, now: Instant) -> Result<HttpRequest, HostError> {
         self.with(|s| s.sign(request, now))
     }
-}
-
-/// Time, for the engine: the wall clock it hands the component, and sleeping between
-/// attempts. Tests substitute a clock whose sleeps return at once.
-pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> Instant;
-    /// Wait this long.
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()>;
-}
-
-/// The machine's clock and Tokio's timer.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        Instant {
-            seconds: d.as_secs() as i64,
-            nanoseconds: d.subsec_nanos(),
-        }
-    }
-    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-}
-
-/// An instant plus a duration.
-pub fn add(i: Instant, d: Duration) -> Instant {
-    let nanos = i.nanoseconds as u64 + d.subsec_nanos() as u64;
-    Instant {
-        seconds: i.seconds + d.as_secs() as i64 + (nanos / 1_000_000_000) as i64,
-        nanoseconds: (nanos % 1_000_000_000) as u32,
-    }
-}
-
-/// `a - b`, zero when `a` is not after `b`.
-pub fn since(a: Instant, b: Instant) -> Duration {
-    let an = a.seconds as i128 * 1_000_000_000 + a.nanoseconds as i128;
-    let bn = b.seconds as i128 * 1_000_000_000 + b.nanoseconds as i128;
-    Duration::from_nanos(u64::try_from((an - bn).max(0)).unwrap_or(u64::MAX))
 }

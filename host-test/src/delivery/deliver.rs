@@ -25,7 +25,7 @@
 //!
 //! One attempt is one call of [`Deliverer::attempt`], which says what comes next
 //! ([`Step`]). [`Deliverer::deliver`] loops it in memory with sleeps (`send`, `demo`);
-//! the durable [`crate::dispatch::Dispatcher`] records each step in the outbox instead,
+//! the durable [`crate::outbox::dispatch::Dispatcher`] records each step in the outbox instead,
 //! so a retry waits on disk and a restart resumes it ([`Deliverer::begin`] takes the
 //! attempt count and budget back).
 
@@ -39,17 +39,19 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::bindings::{
-    Configuration, FieldValue, Header, HttpRequest, RecordChange, RenderContext, Verdict,
+use crate::contract::bindings::{
+    Configuration, FieldValue, Header, HttpRequest, RecordChange, RenderContext,
 };
-use crate::error::HostError;
-use crate::http::{Response, SendError, Transport};
-use crate::log::{DeliveryLog, percent_encode, redact_url};
-use crate::oauth::{TokenCache, TokenError, TokenKey};
-use crate::outbox::TOKEN_PLACEHOLDER;
-use crate::platform_token::PlatformTokens;
-use crate::plugin::{Clock, Plugin};
-use crate::secret::Secret;
+use crate::delivery::decide::{Decision, Met, decide};
+use crate::delivery::http::{Response, SendError, Transport};
+use crate::delivery::log::{DeliveryLog, percent_encode, redact_url};
+use crate::delivery::oauth::{TokenCache, TokenError, TokenKey};
+use crate::delivery::placeholders::{QUERY_PLACEHOLDER, TOKEN_PLACEHOLDER};
+use crate::delivery::platform_token::PlatformTokens;
+use crate::delivery::plugin::Plugin;
+use crate::delivery::secret::Secret;
+use crate::sandbox::error::HostError;
+use crate::time::clock::{Clock, since};
 
 /// The first backoff's upper bound: a receiver that hiccuped is usually back within
 /// seconds.
@@ -78,18 +80,7 @@ pub const FRESH_SIGNATURE_AGE: Duration = Duration::from_secs(5);
 /// connection pool without flooding it.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
-/// The retry schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// The first backoff's upper bound.
-    pub base: Duration,
-    /// The largest backoff upper bound.
-    pub cap: Duration,
-    /// Attempts per delivery.
-    pub max_attempts: u32,
-    /// The longest `Retry-After` honoured.
-    pub retry_after_cap: Duration,
-}
+pub use super::decide::RetryPolicy;
 
 impl Default for RetryPolicy {
     fn default() -> Self {
@@ -99,14 +90,6 @@ impl Default for RetryPolicy {
             max_attempts: MAX_ATTEMPTS,
             retry_after_cap: RETRY_AFTER_CAP,
         }
-    }
-}
-
-impl RetryPolicy {
-    /// The backoff's upper bound after attempt `n` (1-based).
-    pub fn upper(&self, n: u32) -> Duration {
-        let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.base.saturating_mul(factor).min(self.cap)
     }
 }
 
@@ -344,7 +327,7 @@ impl Deliverer {
         self.query_secrets = config
             .query
             .iter()
-            .filter(|f| crate::log::looks_secret(&f.key))
+            .filter(|f| crate::delivery::log::looks_secret(&f.key))
             .filter_map(|f| match &f.value {
                 FieldValue::Text(v) => Some((f.key.clone(), v.clone())),
                 FieldValue::Expression(_) => None,
@@ -362,8 +345,8 @@ impl Deliverer {
                 use base64::Engine as _;
                 let pair = format!(
                     "{}:{}",
-                    crate::log::form_encode(id),
-                    crate::log::form_encode(s)
+                    crate::delivery::log::form_encode(id),
+                    crate::delivery::log::form_encode(s)
                 );
                 let basic = base64::engine::general_purpose::STANDARD.encode(pair);
                 self.log.redactor().add(&basic);
@@ -458,14 +441,17 @@ impl Deliverer {
     }
 
     /// The tokens of [`Deliverer::outbox_context`] at `now`.
-    pub fn outbox_tokens(&self, now: crate::bindings::Instant) -> (Option<String>, Option<String>) {
+    pub fn outbox_tokens(
+        &self,
+        now: crate::contract::bindings::Instant,
+    ) -> (Option<String>, Option<String>) {
         let access = self.oauth.as_ref().map(|_| TOKEN_PLACEHOLDER.to_string());
         (access, self.platform_token(now))
     }
 
     /// A platform token for the run-as user minted at `now` (registered with the log's
     /// redactor), when the configuration includes one.
-    fn platform_token(&self, now: crate::bindings::Instant) -> Option<String> {
+    fn platform_token(&self, now: crate::contract::bindings::Instant) -> Option<String> {
         self.platform.as_ref().map(|(p, user)| {
             let t = p.mint(user, now);
             self.log.redactor().add(&t);
@@ -683,155 +669,171 @@ impl Deliverer {
                 return Step::Finished;
             }
             d.report.attempts += 1;
-            let attempt = d.report.attempts;
-            let budget = d.budget;
-            restore_query_secrets(&mut d.request.url, &self.query_secrets);
-            // The token may have expired since the render or the last attempt.
-            if d.uses_oauth {
-                match self.token(None).await {
-                    Ok(Some(t)) => {
-                        set_bearer(&mut d.request, &t);
-                        d.token = Some(t);
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let msg = format!("no access token: {e}");
-                        if e.retryable() && attempt < budget {
-                            return self.backoff(d, None, msg);
-                        }
-                        return self.dead_letter(d, false, None, msg);
-                    }
+            let (met, latency) = self.try_once(d).await;
+            let decision = decide(
+                &met,
+                d.report.attempts,
+                d.budget,
+                &self.policy,
+                self.clock.now(),
+                &*self.jitter,
+            );
+            if let Some(step) = self.carry_out(d, &met, decision, latency).await {
+                return step;
+            }
+        }
+    }
+
+    /// One attempt: the token, the signature, the request, the verdict; what it met.
+    async fn try_once(&self, d: &mut Delivery) -> (Met, Option<Duration>) {
+        restore_query_secrets(&mut d.request.url, &self.query_secrets);
+        // The token may have expired since the render or the last attempt.
+        if d.uses_oauth {
+            match self.token(None).await {
+                Ok(Some(t)) => {
+                    set_bearer(&mut d.request, &t);
+                    d.token = Some(t);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let met = Met::NoToken {
+                        retryable: e.retryable(),
+                        message: e.to_string(),
+                    };
+                    return (met, None);
                 }
             }
-            let now = self.clock.now();
-            let fresh = attempt == 1 && signature_is_fresh(&d.request, now.seconds);
-            let resigned;
-            let signed = if fresh {
-                &d.request
-            } else {
-                match self.plugin.sign(&d.request, now) {
-                    Ok(s) => {
-                        resigned = s;
-                        &resigned
-                    }
-                    Err(e) => {
-                        let msg = format!("signing failed: {e}");
-                        return self.dead_letter(d, false, None, msg);
-                    }
+        }
+        let now = self.clock.now();
+        let fresh = d.report.attempts == 1 && signature_is_fresh(&d.request, now.seconds);
+        let resigned;
+        let signed = if fresh {
+            &d.request
+        } else {
+            match self.plugin.sign(&d.request, now) {
+                Ok(s) => {
+                    resigned = s;
+                    &resigned
                 }
-            };
-            let started = std::time::Instant::now();
-            let result = self.transport.send(signed).await;
-            let latency = started.elapsed();
-            let response = match result {
-                Ok(r) => r,
-                Err(e) => {
-                    let msg = e.to_string();
-                    if e.retryable() && attempt < budget {
-                        return self.backoff(d, Some(latency), msg);
-                    }
-                    let why = match e {
-                        SendError::Timeout(_) | SendError::Connect(_) => {
-                            format!("no response after {attempt} attempt(s): {msg}")
-                        }
-                        _ => msg,
-                    };
-                    return self.dead_letter(d, false, Some(latency), why);
-                }
-            };
-            let status = response.status;
-            d.report.last_response = Some(response);
-            if status == 401 && d.uses_oauth && !d.refreshed() {
+                Err(e) => return (Met::SigningFailed(e.to_string()), None),
+            }
+        };
+        let started = std::time::Instant::now();
+        let result = self.transport.send(signed).await;
+        let latency = Some(started.elapsed());
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let met = Met::NotSent {
+                    retryable: e.retryable(),
+                    no_response: matches!(e, SendError::Timeout(_) | SendError::Connect(_)),
+                    message: e.to_string(),
+                };
+                return (met, latency);
+            }
+        };
+        let status = response.status;
+        d.report.last_response = Some(response);
+        if status == 401 && d.uses_oauth && !d.refreshed() {
+            return (Met::Unauthorized, latency);
+        }
+        let response = d.report.last_response.as_ref();
+        let met = match self.plugin.classify(
+            status,
+            response.map_or(&[][..], |r| &r.headers),
+            self.clock.now(),
+        ) {
+            Ok(verdict) => Met::Answered { status, verdict },
+            Err(e) => Met::Unclassified(e.to_string()),
+        };
+        (met, latency)
+    }
+
+    /// Do what was decided: log it, record the outcome, and say the step (`None`: attempt
+    /// again at once, with a new token).
+    async fn carry_out(
+        &self,
+        d: &mut Delivery,
+        met: &Met,
+        decision: Decision,
+        latency: Option<Duration>,
+    ) -> Option<Step> {
+        let attempt = d.report.attempts;
+        match decision {
+            Decision::Delivered => {
+                let response = d.report.last_response.as_ref();
+                self.log_line(
+                    &d.report,
+                    attempt,
+                    response,
+                    latency,
+                    "delivered",
+                    None,
+                    None,
+                );
+                d.report.outcome = Outcome::Delivered;
+                Some(Step::Finished)
+            }
+            Decision::RefreshToken => {
                 d.budget += 1;
                 let stale = d.token.clone();
                 self.log_line(
                     &d.report,
                     attempt,
                     d.report.last_response.as_ref(),
-                    Some(latency),
+                    latency,
                     "token-refresh",
                     Some(Duration::ZERO),
                     Some("401: fetching a new token and trying again"),
                 );
                 match self.token(stale.as_ref()).await {
-                    Ok(_) => continue,
+                    Ok(_) => None,
                     Err(e) => {
                         let msg = format!("401, and no new token: {e}");
-                        return self.dead_letter(d, false, None, msg);
+                        Some(self.dead_letter(d, false, None, msg))
                     }
                 }
             }
-            let response = d.report.last_response.as_ref();
-            let verdict = match self.plugin.classify(
-                status,
-                response.map_or(&[][..], |r| &r.headers),
-                self.clock.now(),
-            ) {
-                Ok(v) => v,
-                Err(e) => {
-                    let msg = format!("the component could not classify the response: {e}");
-                    return self.dead_letter(d, true, Some(latency), msg);
-                }
-            };
-            return match verdict {
-                Verdict::Success => {
-                    self.log_line(
-                        &d.report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "delivered",
-                        None,
-                        None,
-                    );
-                    d.report.outcome = Outcome::Delivered;
-                    Step::Finished
-                }
-                Verdict::Retry(after) if attempt < budget => {
-                    let wait = match after {
-                        Some(s) => Duration::from_secs(s.into()).min(self.policy.retry_after_cap),
-                        None => (self.jitter)(self.policy.upper(attempt)),
-                    };
-                    self.log_line(
-                        &d.report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "retry",
-                        Some(wait),
-                        None,
-                    );
-                    d.last_error = Some(format!("HTTP {status}"));
-                    Step::Retry(wait)
-                }
-                Verdict::Retry(_) | Verdict::GiveUp => {
-                    let why = if matches!(verdict, Verdict::GiveUp) {
-                        format!("HTTP {status}: the component says not to retry")
-                    } else {
-                        format!("HTTP {status} after {attempt} attempt(s); attempts exhausted")
-                    };
-                    self.dead_letter(d, true, Some(latency), why)
-                }
-                Verdict::DisableEndpoint => {
-                    let why = format!(
-                        "HTTP {status} Gone from {} for delivery {}",
-                        redact_url(&d.endpoint),
-                        d.request.delivery_id
-                    );
-                    self.disable(&d.endpoint, &why);
-                    self.log_line(
-                        &d.report,
-                        attempt,
-                        response,
-                        Some(latency),
-                        "endpoint-disabled",
-                        None,
-                        Some(&why),
-                    );
-                    d.report.outcome = Outcome::EndpointDisabled(why);
-                    Step::Finished
-                }
-            };
+            Decision::RetryAt(at, why) => {
+                let wait = since(at, self.clock.now());
+                // A response is its own reason; a failure without one says why.
+                let answered = matches!(met, Met::Answered { .. });
+                let response = d.report.last_response.as_ref().filter(|_| answered);
+                let note = if answered { None } else { why.as_deref() };
+                self.log_line(
+                    &d.report,
+                    attempt,
+                    response,
+                    latency,
+                    "retry",
+                    Some(wait),
+                    note,
+                );
+                d.last_error = why;
+                Some(Step::Retry(wait))
+            }
+            Decision::DeadLetter { why, with_response } => {
+                Some(self.dead_letter(d, with_response, latency, why))
+            }
+            Decision::DisableEndpoint(status) => {
+                let why = format!(
+                    "HTTP {status} Gone from {} for delivery {}",
+                    redact_url(&d.endpoint),
+                    d.request.delivery_id
+                );
+                self.disable(&d.endpoint, &why);
+                self.log_line(
+                    &d.report,
+                    attempt,
+                    d.report.last_response.as_ref(),
+                    latency,
+                    "endpoint-disabled",
+                    None,
+                    Some(&why),
+                );
+                d.report.outcome = Outcome::EndpointDisabled(why);
+                Some(Step::Finished)
+            }
         }
     }
 
@@ -850,23 +852,6 @@ impl Deliverer {
             .unwrap_or_else(|p| p.into_inner())
             .remove(endpoint)
             .is_some()
-    }
-
-    /// After a failure without a response (no token, no connection): log the retry and
-    /// wait the jittered backoff of this attempt.
-    fn backoff(&self, d: &mut Delivery, latency: Option<Duration>, msg: String) -> Step {
-        let wait = (self.jitter)(self.policy.upper(d.report.attempts));
-        self.log_line(
-            &d.report,
-            d.report.attempts,
-            None,
-            latency,
-            "retry",
-            Some(wait),
-            Some(&msg),
-        );
-        d.last_error = Some(msg);
-        Step::Retry(wait)
     }
 
     /// Log the last attempt as a dead letter (with its response when `with_response`)
@@ -904,7 +889,7 @@ impl Deliverer {
         error: Option<&str>,
     ) {
         let mut e = json!({
-            "ts": crate::instant::rfc3339(self.clock.now()),
+            "ts": crate::time::instant::rfc3339(self.clock.now()),
             "delivery-id": report.delivery_id,
             "attempt": attempt,
             "url": report.url,
@@ -972,9 +957,6 @@ fn strip_query_secrets(url: &str, secrets: &[(String, String)]) -> String {
         if secret { QUERY_PLACEHOLDER } else { value }.to_string()
     })
 }
-
-/// The value stored in the outbox in place of a secret query parameter's.
-pub const QUERY_PLACEHOLDER: &str = "query-value-added-at-each-attempt";
 
 /// Put the secret query values back where the outbox has [`QUERY_PLACEHOLDER`].
 fn restore_query_secrets(url: &mut String, secrets: &[(String, String)]) {

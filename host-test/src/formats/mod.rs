@@ -10,9 +10,9 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Number, Value as Json};
 
-use crate::bindings as b;
-use crate::instant;
+use crate::contract::bindings as b;
 use crate::limits::{MAX_DATA_FILE_BYTES, MAX_DEFINITION_FILE_BYTES};
+use crate::time::instant;
 
 /// A read or parse failure, with the file and where in it.
 #[derive(Debug)]

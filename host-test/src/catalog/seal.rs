@@ -14,7 +14,7 @@ use ring::aead::{CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::Value as Json;
 
-use crate::log::looks_secret;
+use crate::delivery::log::looks_secret;
 use crate::outbox::Kind;
 
 /// What a sealed value starts with, so that a stored definition says which of its

@@ -1,0 +1,14 @@
+//! One request to the customer's webhook: the HTTP client with its SSRF guard, OAuth
+//! tokens, the platform token, signing through the component, redaction, and the engine
+//! that decides after each attempt what comes next.
+
+pub mod decide;
+pub mod deliver;
+pub mod http;
+pub mod log;
+pub mod oauth;
+pub mod placeholders;
+pub mod platform_token;
+pub mod plugin;
+pub mod secret;
+pub mod ssrf;

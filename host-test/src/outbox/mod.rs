@@ -1,0 +1,7 @@
+//! Durable deliveries: the outbox file ([`store`]) and the dispatcher that attempts what
+//! is due ([`dispatch`]).
+
+pub mod dispatch;
+pub mod store;
+
+pub use store::*;
