@@ -4,9 +4,12 @@
 use crate::model::{Header, Instant, Verdict};
 use crate::value::{Date, Instant as At};
 
-/// The longest `Retry-After` honoured, in seconds: a day. A longer wait is treated as a
-/// day so a misconfigured server cannot park deliveries for months.
-pub const MAX_RETRY_AFTER_SECS: u32 = 24 * 3600;
+/// The longest `Retry-After` honoured, in seconds: an hour, long enough for a deploy or a
+/// rate-limit window; a server asking for more is taken to ask for an hour, so a wrong
+/// header cannot park a delivery for a day (a longer outage is the retry schedule's to
+/// span). The reference host caps at the same value (`host_test::limits::RETRY_AFTER_CAP`,
+/// checked by `tests/sandbox.rs`).
+pub const MAX_RETRY_AFTER_SECS: u32 = 3600;
 
 /// Classify a response. 2xx: success. 3xx: give up (redirects are never followed: a
 /// webhook that moved must be reconfigured). 408, 425, 429 and 5xx: retry, after

@@ -368,3 +368,14 @@ fn after_a_trap_the_next_call_runs_on_a_fresh_instance() {
     );
     assert!(!session.needs_fresh_instance());
 }
+
+/// The component and the host cap `Retry-After` at one value: the component's verdict
+/// never asks for a wait the host would cut, and the host never waits longer than the
+/// component allows.
+#[test]
+fn the_component_and_the_host_cap_retry_after_alike() {
+    assert_eq!(
+        host_test::limits::RETRY_AFTER_CAP.as_secs(),
+        u64::from(webhook_provider::response::MAX_RETRY_AFTER_SECS)
+    );
+}

@@ -45,6 +45,6 @@ mod scratch;
 pub use contract::bindings;
 pub use limits::Limits;
 pub use sandbox::error::HostError;
+pub use sandbox::runtime::COMPONENT_WASM;
 pub use sandbox::runtime::{Instance, Runtime, Session};
 pub use wasmtime;
-pub use sandbox::runtime::COMPONENT_WASM;

@@ -1,4 +1,6 @@
-//! The sandbox's limits, as named constants with the reason for each value.
+//! Every limit of the host, as a named constant with the reason for its value: the
+//! sandbox's, the servers', the delivery engine's, the outbox's, the scheduler's and the
+//! API's, in one place.
 
 use std::time::Duration;
 
@@ -75,6 +77,148 @@ pub const HTTP_MAX_BUFFERED_BYTES: usize = 128 * 1024 * 1024;
 pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
 /// See [`ACCEPT_BACKOFF_MIN`].
 pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+// ---- The sandbox ----
+
+/// The most table elements an instance may grow to: Rust components use one small
+/// function table; 10,000 is far above it.
+pub const MAX_TABLE_ELEMENTS: usize = 10_000;
+
+// ---- Formats ----
+
+/// The most significant digits an exact decimal holds: a 128-bit mantissa, as the
+/// component's decimals.
+pub const MAX_DECIMAL_DIGITS: usize = 38;
+
+// ---- Time ----
+
+/// The largest UTC offset an instant may be written with: ±18:00, RFC 3339's and ISO
+/// 8601's bound (and every real zone's); jiff alone would read up to ±25:59.
+pub const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
+
+/// The longest a blocking sleep lasts before the caller reads the clock again. A sleep
+/// runs on the monotonic clock, which does not see the wall clock being stepped (a
+/// suspended machine, an NTP step), so a long sleep would miss a jump by as much as it
+/// sleeps; 30 seconds bounds how late a fire can be after a jump, at the cost of one
+/// wake-up every 30 seconds.
+pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+// ---- Delivery ----
+
+/// The first backoff's upper bound: a receiver that hiccuped is usually back within
+/// seconds.
+pub const RETRY_BASE: Duration = Duration::from_secs(2);
+
+/// The largest backoff upper bound: past two minutes, waiting longer between attempts
+/// mostly delays the dead letter someone has to look at.
+pub const RETRY_CAP: Duration = Duration::from_secs(120);
+
+/// Attempts per delivery, the first included: with the schedule above, the last attempt
+/// comes at most about four minutes after the first.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// The longest `Retry-After` honoured as given: an hour, the component's own cap
+/// (`MAX_RETRY_AFTER_SECS` in `src/response.rs`), so the two never disagree (a test in
+/// `tests/sandbox.rs` holds them equal); a server asking for more gets an hour.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
+
+/// A rendered signature younger than this is sent as is on the first attempt: the
+/// component signed the request when it rendered it, and signing the same bytes again
+/// a moment later buys nothing (receivers accept five minutes of skew). Every retry, and a
+/// first attempt of an older render, is re-signed through the component's `sign`.
+pub const FRESH_SIGNATURE_AGE: Duration = Duration::from_secs(5);
+
+/// Deliveries in flight at once by default: enough to keep a receiver busy over one
+/// connection pool without flooding it.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// The default per-request timeout, connect to last body byte: long enough for a slow
+/// webhook that does real work before answering, short enough that a hung endpoint does
+/// not hold a delivery slot for minutes.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most response body bytes kept: the host needs the status and headers to classify
+/// and a snippet for the log; a webhook that answers with megabytes gets cut here.
+pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+
+/// Idle pooled connections are closed after this: below the usual 60 s server keep-alive,
+/// so the client seldom reuses a connection the server is closing.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// Response body bytes kept in a log line: enough for an error message from the
+/// receiver, small enough that a log of thousands of attempts stays readable.
+pub const LOG_BODY_BYTES: usize = 512;
+
+/// Secrets shorter than this are not searched for: replacing every `a` would ruin the
+/// log and a secret that short protects nothing anyway.
+pub const MIN_SECRET_LEN: usize = 6;
+
+/// Refresh a token this long before it expires: covers clock skew between us and the
+/// token server and a request that is in flight when the token runs out. For tokens that
+/// live less than twice this, half their lifetime is used instead, so a short-lived token
+/// is still reused.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+/// How long a platform token is valid: it must outlive the whole retry schedule of the
+/// request that carries it (about 4 minutes, see `deliver::RETRY_*`), and be short enough
+/// that a leaked payload is soon useless.
+pub const PLATFORM_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+// ---- The outbox ----
+
+/// The most deliveries one listing returns: a page an operator can read and a response
+/// that stays small; page on with `after`.
+pub const MAX_LIST: usize = 1_000;
+
+/// The longest the dispatcher sleeps without looking at the outbox: it is woken when work
+/// is written or an attempt ends, so this only bounds how late a due time that arrived
+/// some other way (a clock step) is noticed. One cheap query a second when idle.
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// How long a stopping host waits for attempts in flight to end and be recorded: an
+/// attempt left behind is sent again after the restart (a duplicate the receiver must
+/// absorb), and most attempts end within a second. Shorter than the 10 s a container
+/// runtime gives before it kills, so the host exits by itself.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+// ---- The catalog ----
+
+/// The most definitions one `serve` holds: far above the strategies one platform tenant
+/// runs, and a bound on the sessions (one component instance each) a process keeps.
+pub const MAX_DEFINITIONS: usize = 256;
+
+// ---- The scheduler ----
+
+/// Members per `on-schedule` call, before rounding up to whole batches (see
+/// [`page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
+/// sandbox's 32 MiB input cap, and keeps a large entity from being loaded in one piece.
+pub const PAGE_MEMBERS: usize = 1_000;
+
+/// The most fire times one preview lists. It is the component's own limit (`MAX_PREVIEW`
+/// in `src/cron/mod.rs`): a preview is for a person to read, and the limit bounds the
+/// time-zone questions one call may ask the host. The CLI checks it too, so that an
+/// over-long `--count` is a usage error (exit 2) naming the range, like any other bad
+/// argument, rather than a problem in the cron text (exit 1).
+pub const MAX_COUNT: u32 = 100;
+
+// ---- The API ----
+
+/// The largest API request body: the sandbox takes 32 MiB per call, and changes in the
+/// WIT encoding run to about twice their JSON, so 16 MiB of JSON always fits one call.
+pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
+
+/// Deliveries a listing returns when `limit` is not given.
+pub const DEFAULT_LIST: usize = 100;
+
+// ---- The reference servers ----
+
+/// How far a signature's timestamp may be from the receiver's clock, as the Standard
+/// Webhooks specification recommends: older is a replay, newer a forgery or a bad clock.
+pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// The largest request body the embedded servers read: far above any batch the demo or
+/// the tests send, and a bound on what a runaway client can make them hold.
+pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
 
 /// The limits one [`crate::sandbox::runtime::Runtime`] applies to every call.
 #[derive(Clone, Debug, PartialEq, Eq)]

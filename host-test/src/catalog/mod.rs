@@ -39,9 +39,7 @@ use crate::outbox::{Kind, Outbox, OutboxError};
 use crate::sandbox::error::HostError;
 use crate::sandbox::runtime::Runtime;
 
-/// The most definitions one `serve` holds: far above the strategies one platform tenant
-/// runs, and a bound on the sessions (one component instance each) a process keeps.
-pub const MAX_DEFINITIONS: usize = 256;
+pub use crate::limits::MAX_DEFINITIONS;
 
 /// The file names a definitions directory holds: `NAME.config.json` for a configuration,
 /// `NAME.strategy.json` for a strategy (as `examples/` names them).

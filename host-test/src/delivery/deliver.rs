@@ -53,32 +53,17 @@ use crate::delivery::secret::Secret;
 use crate::sandbox::error::HostError;
 use crate::time::clock::{Clock, since};
 
-/// The first backoff's upper bound: a receiver that hiccuped is usually back within
-/// seconds.
-pub const RETRY_BASE: Duration = Duration::from_secs(2);
+pub use crate::limits::RETRY_BASE;
 
-/// The largest backoff upper bound: past two minutes, waiting longer between attempts
-/// mostly delays the dead letter someone has to look at.
-pub const RETRY_CAP: Duration = Duration::from_secs(120);
+pub use crate::limits::RETRY_CAP;
 
-/// Attempts per delivery, the first included: with the schedule above, the last attempt
-/// comes at most about four minutes after the first.
-pub const MAX_ATTEMPTS: u32 = 8;
+pub use crate::limits::MAX_ATTEMPTS;
 
-/// The longest `Retry-After` honoured as given; a server asking for more gets this: a
-/// delivery should not sit for hours behind a server's guess, and `send` keeps its
-/// retries in memory.
-pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
+pub use crate::limits::RETRY_AFTER_CAP;
 
-/// A rendered signature younger than this is sent as is on the first attempt: the
-/// component signed the request when it rendered it, and signing the same bytes again
-/// a moment later buys nothing (receivers accept five minutes of skew). Every retry, and a
-/// first attempt of an older render, is re-signed through the component's `sign`.
-pub const FRESH_SIGNATURE_AGE: Duration = Duration::from_secs(5);
+pub use crate::limits::FRESH_SIGNATURE_AGE;
 
-/// Deliveries in flight at once by default: enough to keep a receiver busy over one
-/// connection pool without flooding it.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub use crate::limits::DEFAULT_CONCURRENCY;
 
 pub use super::decide::RetryPolicy;
 

@@ -19,18 +19,11 @@ use hyper_util::rt::TokioExecutor;
 use crate::contract::bindings::{Header, HttpMethod, HttpRequest};
 use crate::delivery::ssrf::{Guard, GuardedResolver, Refused, find_refusal};
 
-/// The default per-request timeout, connect to last body byte: long enough for a slow
-/// webhook that does real work before answering, short enough that a hung endpoint does
-/// not hold a delivery slot for minutes.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::limits::DEFAULT_TIMEOUT;
 
-/// The most response body bytes kept: the host needs the status and headers to classify
-/// and a snippet for the log; a webhook that answers with megabytes gets cut here.
-pub const MAX_RESPONSE_BODY: usize = 64 * 1024;
+pub use crate::limits::MAX_RESPONSE_BODY;
 
-/// Idle pooled connections are closed after this: below the usual 60 s server keep-alive,
-/// so the client seldom reuses a connection the server is closing.
-pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+pub use crate::limits::POOL_IDLE_TIMEOUT;
 
 /// How the client behaves.
 #[derive(Clone, Debug)]

@@ -10,9 +10,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value as Json, json};
 
-/// Response body bytes kept in a log line: enough for an error message from the
-/// receiver, small enough that a log of thousands of attempts stays readable.
-pub const LOG_BODY_BYTES: usize = 512;
+pub use crate::limits::LOG_BODY_BYTES;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[redacted]";
@@ -93,9 +91,7 @@ impl std::fmt::Debug for Redactor {
     }
 }
 
-/// Secrets shorter than this are not searched for: replacing every `a` would ruin the
-/// log and a secret that short protects nothing anyway.
-const MIN_SECRET_LEN: usize = 6;
+use crate::limits::MIN_SECRET_LEN;
 
 impl Redactor {
     /// Remember a secret to redact, in the forms it may take in a log line or a stored

@@ -14,11 +14,7 @@ use crate::delivery::plugin::Plugin;
 use crate::delivery::secret::Secret;
 use crate::time::clock::{Clock, add, since};
 
-/// Refresh a token this long before it expires: covers clock skew between us and the
-/// token server and a request that is in flight when the token runs out. For tokens that
-/// live less than twice this, half their lifetime is used instead, so a short-lived token
-/// is still reused.
-pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+pub use crate::limits::REFRESH_MARGIN;
 
 /// Which token: the cache key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

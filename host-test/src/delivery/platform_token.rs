@@ -12,10 +12,7 @@ use sha2::Sha256;
 
 use crate::contract::bindings::Instant;
 
-/// How long a platform token is valid: it must outlive the whole retry schedule of the
-/// request that carries it (about 4 minutes, see `deliver::RETRY_*`), and be short enough
-/// that a leaked payload is soon useless.
-pub const PLATFORM_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+pub use crate::limits::PLATFORM_TOKEN_LIFETIME;
 
 /// The issuer claim of tokens this host mints.
 pub const ISSUER: &str = "webhook-provider-host";

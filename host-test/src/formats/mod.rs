@@ -424,9 +424,7 @@ fn decimal_text(n: &Number) -> Result<String, String> {
     Ok(s)
 }
 
-/// The most significant digits an exact decimal holds: a 128-bit mantissa, as the
-/// component's decimals.
-const MAX_DECIMAL_DIGITS: usize = 38;
+use crate::limits::MAX_DECIMAL_DIGITS;
 
 fn parse_date(s: &str) -> Option<b::Date> {
     let d = jiff::civil::Date::strptime("%Y-%m-%d", s).ok()?;

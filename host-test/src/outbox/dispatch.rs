@@ -45,16 +45,9 @@ impl Deliverers for Arc<Deliverer> {
     }
 }
 
-/// The longest the dispatcher sleeps without looking at the outbox: it is woken when work
-/// is written or an attempt ends, so this only bounds how late a due time that arrived
-/// some other way (a clock step) is noticed. One cheap query a second when idle.
-pub const IDLE_POLL: Duration = Duration::from_secs(1);
+pub use crate::limits::IDLE_POLL;
 
-/// How long a stopping host waits for attempts in flight to end and be recorded: an
-/// attempt left behind is sent again after the restart (a duplicate the receiver must
-/// absorb), and most attempts end within a second. Shorter than the 10 s a container
-/// runtime gives before it kills, so the host exits by itself.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+pub use crate::limits::SHUTDOWN_GRACE;
 
 pub use crate::time::clock::now_ms;
 

@@ -69,9 +69,7 @@ pub use crate::delivery::placeholders::TOKEN_PLACEHOLDER;
 /// running `serve` will look for it.
 pub const DEFAULT_PATH: &str = ".webhook-provider/outbox.sqlite";
 
-/// The most deliveries one listing returns: a page an operator can read and a response
-/// that stays small; page on with `after`.
-pub const MAX_LIST: usize = 1_000;
+pub use crate::limits::MAX_LIST;
 
 /// The schema this code writes. A version-1 file (one strategy per host, before the
 /// deliveries named their strategy) is migrated in place; a newer one is refused, not

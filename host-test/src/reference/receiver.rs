@@ -18,13 +18,9 @@ use tokio::net::TcpListener;
 pub use crate::server::Reply;
 use crate::server::{Handler, Server, ServerLimits, serve_on};
 
-/// How far a signature's timestamp may be from the receiver's clock, as the Standard
-/// Webhooks specification recommends: older is a replay, newer a forgery or a bad clock.
-pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+pub use crate::limits::TIMESTAMP_TOLERANCE;
 
-/// The largest request body the embedded servers read: far above any batch the demo or
-/// the tests send, and a bound on what a runaway client can make them hold.
-pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
+pub use crate::limits::MAX_REQUEST_BODY;
 
 /// One request the receiver got.
 #[derive(Clone)]

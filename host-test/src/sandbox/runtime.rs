@@ -47,9 +47,7 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
 /// The export a component of this host's contract version provides.
 pub const PROVIDER_EXPORT: &str = "connect:webhook/provider@0.2.0";
 
-/// The most table elements an instance may grow to: Rust components use one small
-/// function table; 10,000 is far above it.
-const MAX_TABLE_ELEMENTS: usize = 10_000;
+use crate::limits::MAX_TABLE_ELEMENTS;
 
 /// Per-store state: the memory limiter. The store grants nothing else: no WASI context
 /// exists, so there is no clock, randomness, environment or file to reach.

@@ -52,10 +52,7 @@ use crate::formats::{self, FormatError};
 use crate::time::clock::Clock;
 use crate::{sandbox::error::HostError, sandbox::runtime::Session, time::instant};
 
-/// Members per `on-schedule` call, before rounding up to whole batches (see
-/// [`page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
-/// sandbox's 32 MiB input cap, and keeps a large entity from being loaded in one piece.
-pub const PAGE_MEMBERS: usize = 1_000;
+pub use crate::limits::PAGE_MEMBERS;
 
 pub use crate::time::clock::MAX_SLEEP;
 

@@ -29,12 +29,7 @@ use crate::{
     formats, sandbox::error::HostError, sandbox::runtime::Runtime, time::instant, time::zones,
 };
 
-/// The most fire times one preview lists. It is the component's own limit (`MAX_PREVIEW`
-/// in `src/cron/mod.rs`): a preview is for a person to read, and the limit bounds the
-/// time-zone questions one call may ask the host. The CLI checks it too, so that an
-/// over-long `--count` is a usage error (exit 2) naming the range, like any other bad
-/// argument, rather than a problem in the cron text (exit 1).
-pub const MAX_COUNT: u32 = 100;
+pub use crate::limits::MAX_COUNT;
 
 /// The zone of a schedule that names none, as in the component's plan.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";

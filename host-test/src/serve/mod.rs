@@ -41,15 +41,12 @@ use crate::time::clock::Clock;
 pub use api::Service;
 pub use members::SharedMembers;
 
-/// The largest API request body: the sandbox takes 32 MiB per call, and changes in the
-/// WIT encoding run to about twice their JSON, so 16 MiB of JSON always fits one call.
-pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
+pub use crate::limits::MAX_API_BODY;
 
 /// Where `serve` listens by default: loopback, because the API has no authentication.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// Deliveries a listing returns when `limit` is not given.
-pub const DEFAULT_LIST: usize = 100;
+pub use crate::limits::DEFAULT_LIST;
 
 /// How `serve` runs.
 pub struct ServeOptions {

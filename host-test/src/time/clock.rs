@@ -10,12 +10,7 @@ use crate::contract::bindings::Instant;
 /// A boxed future, as the clock's asynchronous sleep returns it.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// The longest a blocking sleep lasts before the caller reads the clock again. A sleep
-/// runs on the monotonic clock, which does not see the wall clock being stepped (a
-/// suspended machine, an NTP step), so a long sleep would miss a jump by as much as it
-/// sleeps; 30 seconds bounds how late a fire can be after a jump, at the cost of one
-/// wake-up every 30 seconds.
-pub const MAX_SLEEP: Duration = Duration::from_secs(30);
+pub use crate::limits::MAX_SLEEP;
 
 /// Time, and waiting.
 pub trait Clock: Send + Sync {

@@ -19,9 +19,7 @@ pub const FIRST_SECOND: i64 = -62_135_596_800;
 /// Seconds since the epoch of 9999-12-31T23:59:59Z, the last second the contract allows.
 pub const LAST_SECOND: i64 = 253_402_300_799;
 
-/// The largest UTC offset an instant may be written with: ±18:00, RFC 3339's and ISO
-/// 8601's bound (and every real zone's); jiff alone would read up to ±25:59.
-pub const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
+pub use crate::limits::MAX_OFFSET_SECONDS;
 
 /// The civil epoch, 1970-01-01T00:00:00.
 const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
