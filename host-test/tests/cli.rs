@@ -1,30 +1,14 @@
 //! The CLI's contract: exit codes, and every problem printed with its path.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use scratch::Scratch;
 
+mod fixtures;
 mod scratch;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-fn host_test(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-test"))
-        .args(args)
-        .output()
-        .expect("host-test runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use fixtures::*;
 
 /// A scratch directory unique to one test, removed when it passes.
 fn scratch(name: &str) -> Scratch {
@@ -324,12 +308,7 @@ fn allow_host_with_a_port_is_refused_with_what_to_write() {
         "--allow-host",
         "localhost:8080",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("write --allow-host localhost,"),
-        "{}",
-        text(&out)
-    );
+    assert_ended(&out, 2, "write --allow-host localhost,");
 }
 
 #[test]
@@ -359,12 +338,7 @@ fn a_zero_timeout_or_concurrency_and_an_unwritable_log_are_refused_clearly() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("at least 1"), "{}", text(&out));
     let out = run(&["--log", "/nonexistent-dir/log.jsonl"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("cannot write the delivery log there"),
-        "{}",
-        text(&out)
-    );
+    assert_ended(&out, 2, "cannot write the delivery log there");
 }
 
 #[test]
@@ -383,12 +357,7 @@ fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
     f.flush().unwrap();
     drop(f);
     let out = render_changes(&path, &["--token", "t"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("larger than 67108864 bytes"),
-        "{}",
-        text(&out)
-    );
+    assert_ended(&out, 2, "larger than 67108864 bytes");
     // An endless configuration file is refused at its own, smaller cap.
     let out = host_test(&[
         "validate",
@@ -397,12 +366,7 @@ fn a_changes_file_over_its_cap_is_refused_without_reading_it_whole() {
         "--strategy",
         examples().join("customer.strategy.json").to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        text(&out).contains("larger than 4194304 bytes"),
-        "{}",
-        text(&out)
-    );
+    assert_ended(&out, 2, "larger than 4194304 bytes");
 }
 
 #[test]

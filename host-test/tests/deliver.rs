@@ -11,7 +11,7 @@ use host_test::delivery::deliver::{Deliverer, Jitter, MAX_ATTEMPTS, Outcome, Ret
 use host_test::delivery::http::{ClientOptions, HttpClient, MAX_RESPONSE_BODY, Transport};
 use host_test::delivery::log::DeliveryLog;
 use host_test::delivery::oauth::{TokenCache, TokenKey};
-use host_test::reference::receiver::{Receiver, Reply, TokenServer};
+use host_test::reference::receiver::{Received, Receiver, Reply, TokenServer};
 
 fn loopback_client(timeout: Duration) -> Arc<HttpClient> {
     Arc::new(HttpClient::new(ClientOptions {
@@ -42,6 +42,27 @@ fn rig(plugin: FakePlugin, client: Arc<HttpClient>) -> Rig {
         deliverer: Arc::new(deliverer),
         clock,
         log,
+    }
+}
+
+/// The URL of `rx`'s `/hook` and a rig delivering to it, with a 5 s timeout.
+fn hook(rx: &Receiver) -> (String, Rig) {
+    let url = rx.url("/hook");
+    let r = rig(
+        FakePlugin::new(&url),
+        loopback_client(Duration::from_secs(5)),
+    );
+    (url, r)
+}
+
+/// Answer a delivery's first attempt with `first`, every later one with `then`.
+fn first_then(first: Reply, then: Reply) -> impl Fn(&Received) -> Reply + Send + Sync + 'static {
+    move |req| {
+        if req.seen == 1 {
+            first.clone()
+        } else {
+            then.clone()
+        }
     }
 }
 
@@ -91,21 +112,14 @@ async fn delivers_the_exact_body_bytes_signed() {
 async fn retry_after_is_honoured_with_the_same_id_and_a_fresh_signature() {
     let rx = Receiver::builder()
         .secrets(vec![SECRET.into()])
-        .respond(|req| {
-            if req.seen == 1 {
-                Reply::status(503, "busy").header("retry-after", "1")
-            } else {
-                Reply::status(204, "")
-            }
-        })
+        .respond(first_then(
+            Reply::status(503, "busy").header("retry-after", "1"),
+            Reply::status(204, ""),
+        ))
         .start()
         .await
         .unwrap();
-    let url = rx.url("/hook");
-    let r = rig(
-        FakePlugin::new(&url),
-        loopback_client(Duration::from_secs(5)),
-    );
+    let (url, r) = hook(&rx);
     let report = r
         .deliverer
         .deliver(request(&url, "msg_1", b"{}", None))
@@ -136,21 +150,14 @@ async fn retry_after_is_honoured_with_the_same_id_and_a_fresh_signature() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_capped() {
     let rx = Receiver::builder()
-        .respond(|req| {
-            if req.seen == 1 {
-                Reply::status(429, "").header("retry-after", "86400")
-            } else {
-                Reply::status(200, "")
-            }
-        })
+        .respond(first_then(
+            Reply::status(429, "").header("retry-after", "86400"),
+            Reply::status(200, ""),
+        ))
         .start()
         .await
         .unwrap();
-    let url = rx.url("/hook");
-    let r = rig(
-        FakePlugin::new(&url),
-        loopback_client(Duration::from_secs(5)),
-    );
+    let (url, r) = hook(&rx);
     r.deliverer
         .deliver(request(&url, "msg_cap", b"{}", None))
         .await;
@@ -169,11 +176,7 @@ async fn backoff_follows_the_schedule_then_dead_letters_with_the_last_response()
         .start()
         .await
         .unwrap();
-    let url = rx.url("/hook");
-    let r = rig(
-        FakePlugin::new(&url),
-        loopback_client(Duration::from_secs(5)),
-    );
+    let (url, r) = hook(&rx);
     let report = r
         .deliverer
         .deliver(request(&url, "msg_dead", b"{}", None))
@@ -248,11 +251,7 @@ async fn redirects_are_not_followed() {
         .start()
         .await
         .unwrap();
-    let url = rx.url("/hook");
-    let r = rig(
-        FakePlugin::new(&url),
-        loopback_client(Duration::from_secs(5)),
-    );
+    let (url, r) = hook(&rx);
     let report = r
         .deliverer
         .deliver(request(&url, "msg_r", b"{}", None))
@@ -332,13 +331,10 @@ async fn plain_http_needs_allow_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_receiver_times_out_and_is_retried() {
     let rx = Receiver::builder()
-        .respond(|req| {
-            if req.seen == 1 {
-                Reply::status(200, "").after(Duration::from_secs(2))
-            } else {
-                Reply::status(200, "")
-            }
-        })
+        .respond(first_then(
+            Reply::status(200, "").after(Duration::from_secs(2)),
+            Reply::status(200, ""),
+        ))
         .start()
         .await
         .unwrap();

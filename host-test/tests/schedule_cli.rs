@@ -1,39 +1,15 @@
 //! `host-test schedule` end to end: the conformance cases, daylight saving, located
 //! problems, strategy schedules, limits and exit codes, through the built binary.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use host_test::scheduler::preview::MAX_COUNT;
 use scratch::Scratch;
 
+mod fixtures;
 mod scratch;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The binary under test. `HOST_TEST_BIN` overrides cargo's path: a target directory
-/// shared between git worktrees holds one `host-test` at that path, whichever worktree
-/// built last, while each build's own copy stays in `deps/`.
-fn bin() -> String {
-    std::env::var("HOST_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_host-test").into())
-}
-
-fn host_test(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .output()
-        .expect("host-test runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use fixtures::*;
 
 /// Run `schedule` with `args`, require exit 0, and return the printed lines.
 fn fires(args: &[&str]) -> Vec<String> {
@@ -475,12 +451,7 @@ fn an_unreadable_strategy_exits_2_naming_the_file() {
         "--count",
         "1",
     ]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("/nonexistent/s.json: cannot read"),
-        "{}",
-        stderr(&out)
-    );
+    assert_ended(&out, 2, "/nonexistent/s.json: cannot read");
 }
 
 #[test]
