@@ -1492,3 +1492,67 @@ fn problems_in_several_definition_files_are_reported_together() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_configuration_put_applies_to_all_its_strategies_or_is_refused_whole() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("configuration_put");
+    let config = shared_config(&receiver.url("/hook"));
+    definitions(
+        &dir,
+        &config,
+        &[filtered("First", 1, None), filtered("Second", 1, None)],
+    );
+    let serve = Serve::start(&dir, &[]);
+    // A broken configuration (a relative URL) is refused with its problem, and nothing
+    // changes.
+    let mut broken = config.clone();
+    broken["webhook-url"] = json!("/relative");
+    let (status, a) = serve.call(
+        "PUT",
+        "/configurations/Shared%20CRM",
+        broken.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "{a}");
+    assert!(
+        a["problems"][0]["path"]
+            .as_str()
+            .unwrap()
+            .contains("webhook-url"),
+        "{a}"
+    );
+    // So is one whose header expression does not compile (checked with each strategy
+    // bound to it).
+    let mut breaks = config.clone();
+    breaks["headers"] = json!([{ "key": "X-Configuration", "expression": "[Status] =" }]);
+    let (status, a) = serve.call(
+        "PUT",
+        "/configurations/Shared%20CRM",
+        breaks.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "{a}");
+    let (_, c) = serve.get("/configurations/Shared%20CRM");
+    assert_eq!(c["version"], 1, "{c}");
+    // A good one: version 2, and every strategy's next requests carry its new header.
+    let mut good = config.clone();
+    good["headers"] = json!([{ "key": "X-Configuration", "text": "changed" }]);
+    let (status, a) = serve.call(
+        "PUT",
+        "/configurations/Shared%20CRM",
+        good.to_string().as_bytes(),
+    );
+    assert_eq!((status, a["version"].clone()), (200, json!(2)), "{a}");
+    let (status, a) = serve.post("/changes", &json!([change("C1", 1, "n")]));
+    assert_eq!(status, 202, "{a}");
+    assert!(wait_until(Duration::from_secs(30), || receiver
+        .received()
+        .len()
+        == 2));
+    for r in receiver.received() {
+        assert_eq!(r.header("x-configuration"), Some("changed"), "{r:?}");
+    }
+    // The strategies keep their own versions.
+    let (_, s) = serve.get("/strategies/First");
+    assert_eq!(s["version"], 1, "{s}");
+}
