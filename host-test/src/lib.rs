@@ -16,7 +16,7 @@
 //! | [`scheduler`] | one timer for every schedule, and the previews |
 //! | [`server`] | the HTTP/1.1 server under the API and the reference servers, with its limits |
 //! | [`serve`] | the run-time API over all of it |
-//! | [`reference`] | the reference receiver, token endpoint and demo: for the demo and the tests |
+//! | [`reference`](mod@reference) | the reference receiver, token endpoint and demo: for the demo and the tests |
 //!
 //! It loads the component once per process ([`Runtime`]), checks its contract version and
 //! its imports against an allowlist (the contract's own interfaces; no WASI), and runs

@@ -190,7 +190,7 @@ pub const MAX_DEFINITIONS: usize = 256;
 // ---- The scheduler ----
 
 /// Members per `on-schedule` call, before rounding up to whole batches (see
-/// [`page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
+/// [`crate::scheduler::page_size`]). 1,000 members of a few KiB each is a few MiB per call, far under the
 /// sandbox's 32 MiB input cap, and keeps a large entity from being loaded in one piece.
 pub const PAGE_MEMBERS: usize = 1_000;
 

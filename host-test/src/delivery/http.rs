@@ -4,7 +4,7 @@
 //! HTTP/1.1 over hyper with a connection pool, rustls (ring) with the webpki roots, a
 //! per-request timeout, no redirect following (a 3xx is a response like any other, for the
 //! component to classify), HTTPS only unless plain HTTP is allowed, and the SSRF
-//! [`Guard`](crate::delivery::ssrf::Guard) on every connection.
+//! `Guard` (`crate::delivery::ssrf`) on every connection.
 
 use std::fmt;
 use std::sync::Arc;

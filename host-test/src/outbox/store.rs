@@ -545,7 +545,7 @@ impl Outbox {
 
     /// Up to `limit` pending deliveries at the head of their records' queues and due at
     /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken. Each is
-    /// counted as attempted before it is handed out (see [`claim`]).
+    /// counted as attempted before it is handed out (see `claim`).
     pub fn due(
         &self,
         now_ms: i64,

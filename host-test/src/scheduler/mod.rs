@@ -25,7 +25,7 @@
 //!
 //! **Errors are reported per fire, never fatal.** A fire whose members cannot be read or
 //! whose rendering fails (the component's typed errors, such as `unsupported`, or a host
-//! limit) is reported as [`Event::Failed`] and counts as fired: rendering is deterministic,
+//! limit) is reported as [`Event::FireFailed`] and counts as fired: rendering is deterministic,
 //! so running it again would fail again; retrying deliveries is the delivery layer's job.
 //! A schedule whose next fire time cannot be computed is reported once and then left out.
 //!
