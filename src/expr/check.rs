@@ -14,6 +14,7 @@ use super::func::{self, FUNCTIONS, Func, Kw, Param, Ty};
 use super::lex::{Op, clip};
 use super::parse::{Syn, SynKind};
 use super::pattern::Pattern;
+use super::val;
 use super::{Scope, Usage};
 use crate::model::{Problem, Span};
 use crate::value::{Decimal, Instant, Value};
@@ -679,7 +680,7 @@ impl Checker {
         let bad = match t.ty {
             Ty::Bool | Ty::Number => true,
             Ty::Text => match &t.node.kind {
-                Kind::Const(Value::Text(s)) => func::parse_date_like(s.trim()).is_none(),
+                Kind::Const(Value::Text(s)) => val::parse_date_like(s.trim()).is_none(),
                 _ => false,
             },
             _ => false,

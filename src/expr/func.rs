@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use super::EvalError;
 use super::check::Node;
-use super::eval::{Val, number, text_of, whole};
 use super::pattern::Pattern;
+use super::val::{DateLike, Val, date_like, err, fold, number, text_of, whole};
 use crate::model::Span;
 use crate::value::{Date, Decimal, Instant, days_in_month};
 
@@ -456,13 +456,6 @@ pub(crate) fn spec(name: &str) -> Option<&'static Spec> {
     FUNCTIONS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
-fn err(message: impl Into<String>, span: Span) -> EvalError {
-    EvalError {
-        message: message.into(),
-        span,
-    }
-}
-
 /// Evaluate a pure function over its evaluated arguments (`vals[i]` for `nodes[i]`; a
 /// keyword argument arrives as `kw`, its value slot `NULL`).
 pub(crate) fn apply<'v>(
@@ -691,7 +684,7 @@ pub(crate) fn apply<'v>(
 
 /// A value read as text for a case-insensitive search: NULL is empty.
 fn fold_text(v: &Val<'_>) -> String {
-    text_or_empty(v).chars().map(super::eval::fold).collect()
+    text_or_empty(v).chars().map(fold).collect()
 }
 
 /// A value as text, NULL as empty.
@@ -748,60 +741,6 @@ fn make_date(y: i64, m: i64, d: i64) -> Option<Date> {
         u8::try_from(m).ok()?,
         u8::try_from(d).ok()?,
     )
-}
-
-/// A date or a date and time.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum DateLike {
-    /// A date.
-    Date(Date),
-    /// A date and time.
-    DateTime(Instant),
-}
-
-impl DateLike {
-    /// Days since 1970-01-01 of the (UTC) calendar day.
-    pub(crate) fn day_number(self) -> i64 {
-        match self {
-            DateLike::Date(d) => d.days_since_epoch(),
-            DateLike::DateTime(i) => i.seconds.div_euclid(86_400),
-        }
-    }
-}
-
-/// A date argument: a date, a date and time, or text in `YYYY-MM-DD` or
-/// `YYYY-MM-DD HH:mm:ss` (UTC unless it carries an offset) form; NULL gives `None`.
-pub(crate) fn date_like(v: Val<'_>, func: &str, span: Span) -> Result<Option<DateLike>, EvalError> {
-    match v {
-        Val::Null => Ok(None),
-        Val::Date(d) => Ok(Some(DateLike::Date(d))),
-        Val::DateTime(i) => Ok(Some(DateLike::DateTime(i))),
-        Val::Text(t) => parse_date_like(t.trim()).map(Some).ok_or_else(|| {
-            err(
-                format!(
-                    "{func}: the text \"{}\" is not a date; write dates as YYYY-MM-DD and times as YYYY-MM-DD HH:mm:ss",
-                    super::lex::clip(&t)
-                ),
-                span,
-            )
-        }),
-        other => Err(err(format!("{func} needs a date, but this is {}", other.describe()), span)),
-    }
-}
-
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:mm:ss[.fff]` (UTC) or RFC 3339.
-pub(crate) fn parse_date_like(t: &str) -> Option<DateLike> {
-    if let Some(d) = Date::parse(t) {
-        return Some(DateLike::Date(d));
-    }
-    if let Some(i) = Instant::parse_rfc3339(t) {
-        return Some(DateLike::DateTime(i));
-    }
-    // No offset: UTC.
-    let mut with_zone = String::with_capacity(t.len() + 1);
-    with_zone.push_str(t);
-    with_zone.push('Z');
-    Instant::parse_rfc3339(&with_zone).map(DateLike::DateTime)
 }
 
 /// `date` moved by `n` units; months and years keep the day, or the month's last day

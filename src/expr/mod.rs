@@ -76,6 +76,7 @@ pub mod json;
 mod lex;
 mod parse;
 mod pattern;
+mod val;
 
 use std::cell::Cell;
 use std::fmt;
@@ -318,7 +319,7 @@ impl Expr {
             scope,
             usage: self.inner.usage,
         };
-        eval::eval(&self.inner.root, &cx).map(eval::Val::into_value)
+        eval::eval(&self.inner.root, &cx).map(val::Val::into_value)
     }
 
     /// Evaluate and hand the value to `write` without copying text out of the record:
@@ -338,12 +339,12 @@ impl Expr {
         };
         let v = eval::eval(&self.inner.root, &cx)?;
         Ok(write(match &v {
-            eval::Val::Null => ValueRef::Null,
-            eval::Val::Text(t) => ValueRef::Text(t),
-            eval::Val::Num(d) => ValueRef::Decimal(*d),
-            eval::Val::Bool(b) => ValueRef::Boolean(*b),
-            eval::Val::Date(d) => ValueRef::Date(*d),
-            eval::Val::DateTime(i) => ValueRef::DateTime(*i),
+            val::Val::Null => ValueRef::Null,
+            val::Val::Text(t) => ValueRef::Text(t),
+            val::Val::Num(d) => ValueRef::Decimal(*d),
+            val::Val::Bool(b) => ValueRef::Boolean(*b),
+            val::Val::Date(d) => ValueRef::Date(*d),
+            val::Val::DateTime(i) => ValueRef::DateTime(*i),
         }))
     }
 
@@ -355,8 +356,8 @@ impl Expr {
             usage: self.inner.usage,
         };
         match eval::eval(&self.inner.root, &cx)? {
-            eval::Val::Bool(b) => Ok(b),
-            eval::Val::Null => Ok(false),
+            val::Val::Bool(b) => Ok(b),
+            val::Val::Null => Ok(false),
             other => Err(EvalError {
                 message: format!(
                     "a filter must be TRUE or FALSE, but this one gave {}; compare it with something, such as [MSRP] > 100",
