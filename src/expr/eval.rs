@@ -8,8 +8,9 @@ use std::cmp::Ordering;
 
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::apply::apply;
 use super::check::{AttrRef, Kind, Node};
-use super::func::{self, Func, MAX_FIXED_ARGS};
+use super::func::{Func, MAX_FIXED_ARGS};
 use super::lex::Op;
 use super::parse::join;
 use super::val::{DateLike, Val, err, fold, number, parse_date_like, whole};
@@ -498,7 +499,7 @@ fn call<'v>(
                 }
             }
             let n = args.len().min(MAX_FIXED_ARGS);
-            func::apply(func, &mut vals[..n], args, kw, span)
+            apply(func, &mut vals[..n], args, kw, span)
         }
     }
 }

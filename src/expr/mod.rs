@@ -68,6 +68,7 @@
 //!   is an error saying the filter must be TRUE or FALSE.
 //! - `CONTAINSPATTERN` patterns are SQL/VB `Like` wildcards (`pattern.rs`).
 
+mod apply;
 mod check;
 mod eval;
 mod func;
