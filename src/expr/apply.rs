@@ -8,9 +8,9 @@
 use std::borrow::Cow;
 
 use super::EvalError;
-use super::check::Node;
 use super::func::{FUNCTIONS, Func, Kw};
 use super::pattern::Pattern;
+use super::tree::Node;
 use super::val::{DateLike, Val, date_like, err, fold, number, text_of, whole};
 use crate::model::Span;
 use crate::value::{Date, Decimal, Instant, days_in_month};

@@ -9,10 +9,10 @@ use std::cmp::Ordering;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::apply::apply;
-use super::check::{AttrRef, Kind, Node};
 use super::func::{Func, MAX_FIXED_ARGS};
 use super::lex::Op;
 use super::parse::join;
+use super::tree::{AttrRef, Kind, Node};
 use super::val::{DateLike, Val, err, fold, number, parse_date_like, whole};
 use super::{EvalError, MAX_TEXT_BYTES, Record, Scope, Usage, ValueRef};
 use crate::model::{Attribute, Span};

@@ -77,6 +77,7 @@ pub mod json;
 mod lex;
 mod parse;
 mod pattern;
+mod tree;
 mod val;
 
 use std::cell::Cell;
@@ -187,7 +188,7 @@ pub struct Expr {
 #[derive(Debug)]
 struct Compiled {
     text: Box<str>,
-    root: check::Node,
+    root: tree::Node,
     usage: Usage,
 }
 
@@ -331,7 +332,7 @@ impl Expr {
         write: impl FnOnce(ValueRef<'_>) -> R,
     ) -> Result<R, EvalError> {
         // The commonest field by far: one attribute, written straight from its cell.
-        if let check::Kind::Attr(a) = &self.inner.root.kind {
+        if let tree::Kind::Attr(a) = &self.inner.root.kind {
             return Ok(write(eval::read_ref(&scope.record, a)));
         }
         let cx = eval::Cx {
