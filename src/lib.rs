@@ -18,6 +18,7 @@ pub mod plan;
 pub mod render;
 pub mod response;
 pub mod sign;
+pub mod url;
 pub mod validate;
 pub mod value;
 

@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::page::{Bound, Change, Checked, Page, RowRef};
 use crate::plan::{Compiled, CompiledField, Plan};
+use crate::url::percent_encode;
 use crate::validate::RECORDS_KEY;
 
 /// The body key under which the platform token travels when include-platform-token is on.
@@ -219,17 +220,6 @@ fn value_text(v: Value) -> Option<String> {
         Value::Text(t) => Some(t),
         Value::Boolean(b) => Some(if b { "true" } else { "false" }.into()),
         other => Some(other.to_string()),
-    }
-}
-
-/// Percent-encode everything but RFC 3986's unreserved characters.
-pub fn percent_encode(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = std::fmt::Write::write_fmt(out, format_args!("%{b:02X}"));
-        }
     }
 }
 
