@@ -23,10 +23,7 @@ use crate::model::{
 use crate::page::{Bound, Change, Checked, Page, RowRef};
 use crate::plan::{Compiled, CompiledField, Plan};
 use crate::url::percent_encode;
-use crate::validate::RECORDS_KEY;
-
-/// The body key under which the platform token travels when include-platform-token is on.
-pub const PLATFORM_TOKEN_KEY: &str = "PlatformToken";
+use crate::validate::{PLATFORM_TOKEN_KEY, RECORDS_KEY};
 
 /// The `User-Agent` of every request: receivers can tell the sender and its version.
 pub const USER_AGENT: &str = concat!("webhook-provider/", env!("CARGO_PKG_VERSION"));
