@@ -10,6 +10,7 @@
 
 pub mod cron;
 pub mod expr;
+pub mod field;
 pub mod limits;
 pub mod model;
 pub mod oauth;

@@ -5,6 +5,7 @@
 
 use crate::cron::{self, Cron};
 use crate::expr::{self, Expr, Usage};
+use crate::field::{Compiled, CompiledField};
 use crate::model::{
     AccessToken, Configuration, Field, FieldValue, Header, HttpRequest, Instant, OauthError,
     Problem, RenderContext, RenderError, Sample, Severity, Strategy, Value, Verdict, Zones,
@@ -13,26 +14,6 @@ use crate::validate;
 
 /// The time zone of a schedule that names none.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
-
-/// A field value ready to render: fixed text, or a parsed expression.
-#[derive(Clone, Debug)]
-pub enum Compiled {
-    /// Sent verbatim.
-    Text(String),
-    /// Evaluated per request or per record.
-    Expr(Expr),
-}
-
-/// A field with its key and compiled value, and the path it came from (for errors).
-#[derive(Clone, Debug)]
-pub struct CompiledField {
-    /// The key.
-    pub key: String,
-    /// The value.
-    pub value: Compiled,
-    /// Where it was configured, such as `strategy.records[2].value`.
-    pub path: String,
-}
 
 /// A schedule, parsed.
 #[derive(Clone, Debug)]

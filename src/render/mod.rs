@@ -15,13 +15,14 @@ use std::io::Write as _;
 use sha2::{Digest, Sha256};
 
 use crate::expr::{EvalError, Expr, Scope, ValueRef};
+use crate::field::{Compiled, CompiledField};
 use crate::limits::{DEFAULT_MAX_BODY_BYTES, MAX_RECORDS_PER_CALL};
 use crate::model::{
     ChangeKind, Header, HttpMethod, HttpRequest, Member, OverLimit, Problem, RecordChange,
     RenderContext, RenderError, RunMode, Value,
 };
 use crate::page::{Bound, Change, Checked, Page, RowRef};
-use crate::plan::{Compiled, CompiledField, Plan};
+use crate::plan::Plan;
 use crate::url::percent_encode;
 use crate::validate::{PLATFORM_TOKEN_KEY, RECORDS_KEY};
 
