@@ -8,6 +8,7 @@
 //! compiled configuration + strategy, [`page`] carries a call's members.
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod cron;
 pub mod expr;
 pub mod field;

@@ -3,6 +3,7 @@
 //! `compile` parses every expression and cron text once, with the usage that decides what
 //! each may read, so rendering never parses and every problem is found up front.
 
+use crate::body::Layout;
 use crate::cron::{self, Cron};
 use crate::expr::{self, Expr, Usage};
 use crate::field::{Compiled, CompiledField};
@@ -42,8 +43,8 @@ pub struct Plan {
     pub(crate) deleted: Option<Option<Expr>>,
     pub(crate) schedules: Vec<CompiledSchedule>,
     pub(crate) secrets: Vec<crate::sign::Secret>,
-    pub(crate) body_layout: crate::render::Layout,
-    pub(crate) record_layout: crate::render::Layout,
+    pub(crate) body_layout: Layout,
+    pub(crate) record_layout: Layout,
     /// Every distinct attribute path the plan's expressions read: each call resolves
     /// these against its page once ([`crate::page::Bound`]).
     pub(crate) slots: Vec<Box<[Box<str>]>>,
@@ -242,8 +243,8 @@ impl Plan {
         }
         Ok(Plan {
             slots,
-            body_layout: crate::render::Layout::new(&body),
-            record_layout: crate::render::Layout::new(&records),
+            body_layout: Layout::new(&body),
+            record_layout: Layout::new(&records),
             config,
             strategy,
             warnings: problems,
