@@ -168,6 +168,7 @@ pub(crate) enum DateLike {
 
 impl DateLike {
     /// Days since 1970-01-01 of the (UTC) calendar day.
+    #[inline]
     pub(crate) fn day_number(self) -> i64 {
         match self {
             DateLike::Date(d) => d.days_since_epoch(),
