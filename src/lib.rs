@@ -8,8 +8,10 @@
 //! compiled configuration + strategy, [`page`] carries a call's members.
 #![deny(missing_docs)]
 
+pub mod body;
 pub mod cron;
 pub mod expr;
+pub mod field;
 pub mod limits;
 pub mod model;
 pub mod oauth;
@@ -18,6 +20,7 @@ pub mod plan;
 pub mod render;
 pub mod response;
 pub mod sign;
+pub mod url;
 pub mod validate;
 pub mod value;
 

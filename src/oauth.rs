@@ -5,8 +5,8 @@ use crate::model::{
     AccessToken, ClientAuth, Header, HttpMethod, HttpRequest, Instant, OauthError, OauthSettings,
     RenderError,
 };
-use crate::render::percent_encode;
 use crate::sign::base64_encode;
+use crate::url::percent_encode;
 
 /// The delivery id of token requests: they are not deliveries, but the field is required.
 pub const TOKEN_REQUEST_ID: &str = "oauth-token";

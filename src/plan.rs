@@ -3,8 +3,10 @@
 //! `compile` parses every expression and cron text once, with the usage that decides what
 //! each may read, so rendering never parses and every problem is found up front.
 
+use crate::body::Layout;
 use crate::cron::{self, Cron};
 use crate::expr::{self, Expr, Usage};
+use crate::field::{Compiled, CompiledField};
 use crate::model::{
     AccessToken, Configuration, Field, FieldValue, Header, HttpRequest, Instant, OauthError,
     Problem, RenderContext, RenderError, Sample, Severity, Strategy, Value, Verdict, Zones,
@@ -13,26 +15,6 @@ use crate::validate;
 
 /// The time zone of a schedule that names none.
 pub const DEFAULT_TIME_ZONE: &str = "UTC";
-
-/// A field value ready to render: fixed text, or a parsed expression.
-#[derive(Clone, Debug)]
-pub enum Compiled {
-    /// Sent verbatim.
-    Text(String),
-    /// Evaluated per request or per record.
-    Expr(Expr),
-}
-
-/// A field with its key and compiled value, and the path it came from (for errors).
-#[derive(Clone, Debug)]
-pub struct CompiledField {
-    /// The key.
-    pub key: String,
-    /// The value.
-    pub value: Compiled,
-    /// Where it was configured, such as `strategy.records[2].value`.
-    pub path: String,
-}
 
 /// A schedule, parsed.
 #[derive(Clone, Debug)]
@@ -61,8 +43,8 @@ pub struct Plan {
     pub(crate) deleted: Option<Option<Expr>>,
     pub(crate) schedules: Vec<CompiledSchedule>,
     pub(crate) secrets: Vec<crate::sign::Secret>,
-    pub(crate) body_layout: crate::render::Layout,
-    pub(crate) record_layout: crate::render::Layout,
+    pub(crate) body_layout: Layout,
+    pub(crate) record_layout: Layout,
     /// Every distinct attribute path the plan's expressions read: each call resolves
     /// these against its page once ([`crate::page::Bound`]).
     pub(crate) slots: Vec<Box<[Box<str>]>>,
@@ -261,8 +243,8 @@ impl Plan {
         }
         Ok(Plan {
             slots,
-            body_layout: crate::render::Layout::new(&body),
-            record_layout: crate::render::Layout::new(&records),
+            body_layout: Layout::new(&body),
+            record_layout: Layout::new(&records),
             config,
             strategy,
             warnings: problems,

@@ -12,6 +12,10 @@ use crate::sign;
 /// take it.
 pub const RECORDS_KEY: &str = "Records";
 
+/// The body key under which the platform token travels when include-platform-token is on;
+/// a Request Body key may not take it either.
+pub const PLATFORM_TOKEN_KEY: &str = "PlatformToken";
+
 /// Headers the component sets itself; a configured header may not replace them, because
 /// the body, its signature and its credentials would no longer match.
 pub const RESERVED_HEADERS: &[&str] = &[
@@ -366,14 +370,13 @@ fn body_fields(path: &str, fields: &[Field], is_body: bool, out: &mut Vec<Proble
         }
         if is_body
             && let Some(first) = f.key.split('.').next()
-            && (first == RECORDS_KEY || first == crate::render::PLATFORM_TOKEN_KEY)
+            && (first == RECORDS_KEY || first == PLATFORM_TOKEN_KEY)
         {
             out.push(Problem::error(
                 &key_path,
                 format!(
-                    "the Request Body key {:?} collides with a key the provider writes itself ({RECORDS_KEY} or {}); use another name",
+                    "the Request Body key {:?} collides with a key the provider writes itself ({RECORDS_KEY} or {PLATFORM_TOKEN_KEY}); use another name",
                     f.key,
-                    crate::render::PLATFORM_TOKEN_KEY
                 ),
             ));
         }

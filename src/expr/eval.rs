@@ -5,102 +5,19 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::fmt;
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::check::{AttrRef, Kind, Node};
-use super::func::{self, Func, MAX_FIXED_ARGS};
-use super::lex::{Op, clip};
+use super::apply::apply;
+use super::func::{Func, MAX_FIXED_ARGS};
+use super::lex::Op;
 use super::parse::join;
+use super::tree::{AttrRef, Kind, Node};
+use super::val::{DateLike, Val, err, fold, number, parse_date_like, whole};
 use super::{EvalError, MAX_TEXT_BYTES, Record, Scope, Usage, ValueRef};
 use crate::model::{Attribute, Span};
-use crate::page::{Candidates, CellValue, Page};
+use crate::page::{Candidates, CellValue};
 use crate::value::{Date, Decimal, Instant, Value};
-
-/// A value during evaluation.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) enum Val<'v> {
-    /// NULL.
-    #[default]
-    Null,
-    /// Text, borrowed from the record or the expression when it can be.
-    Text(Cow<'v, str>),
-    /// A number.
-    Num(Decimal),
-    /// TRUE or FALSE.
-    Bool(bool),
-    /// A date.
-    Date(Date),
-    /// A date and time.
-    DateTime(Instant),
-}
-
-impl<'v> Val<'v> {
-    /// A borrowed view of a stored value.
-    pub(crate) fn of(v: &'v Value) -> Val<'v> {
-        match v {
-            Value::Null => Val::Null,
-            Value::Text(t) => Val::Text(Cow::Borrowed(t)),
-            Value::Decimal(d) => Val::Num(*d),
-            Value::Boolean(b) => Val::Bool(*b),
-            Value::Date(d) => Val::Date(*d),
-            Value::DateTime(i) => Val::DateTime(*i),
-        }
-    }
-
-    /// A borrowed view of a page's cell.
-    #[inline]
-    pub(crate) fn of_cell(page: &'v Page, v: CellValue) -> Val<'v> {
-        match v {
-            CellValue::Null => Val::Null,
-            CellValue::Text(t) => Val::Text(Cow::Borrowed(page.str(t))),
-            CellValue::Decimal(d) => Val::Num(d),
-            CellValue::Boolean(b) => Val::Bool(b),
-            CellValue::Date(d) => Val::Date(d),
-            CellValue::DateTime(i) => Val::DateTime(i),
-        }
-    }
-
-    /// The owned value.
-    pub(crate) fn into_value(self) -> Value {
-        match self {
-            Val::Null => Value::Null,
-            Val::Text(t) => Value::Text(t.into_owned()),
-            Val::Num(d) => Value::Decimal(d),
-            Val::Bool(b) => Value::Boolean(b),
-            Val::Date(d) => Value::Date(d),
-            Val::DateTime(i) => Value::DateTime(i),
-        }
-    }
-
-    /// The value as a user would name it: `the number 5`, `the text "abc"`.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Val::Null => "NULL".into(),
-            Val::Text(t) => format!("the text \"{}\"", clip(t)),
-            Val::Num(n) => format!("the number {n}"),
-            Val::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).into(),
-            Val::Date(d) => format!("the date {d}"),
-            Val::DateTime(i) => format!("the date and time {}", i.to_rfc3339()),
-        }
-    }
-}
-
-impl fmt::Display for Val<'_> {
-    /// The text form: numbers exactly, dates `YYYY-MM-DD`, datetimes RFC 3339 UTC,
-    /// booleans `TRUE`/`FALSE`, NULL as nothing.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Val::Null => Ok(()),
-            Val::Text(t) => f.write_str(t),
-            Val::Num(n) => write!(f, "{n}"),
-            Val::Bool(b) => f.write_str(if *b { "TRUE" } else { "FALSE" }),
-            Val::Date(d) => write!(f, "{d}"),
-            Val::DateTime(i) => f.write_str(&i.to_rfc3339()),
-        }
-    }
-}
 
 /// What evaluation reads besides the tree.
 pub(crate) struct Cx<'s, 'v> {
@@ -108,13 +25,6 @@ pub(crate) struct Cx<'s, 'v> {
     pub(crate) scope: &'s Scope<'v>,
     /// Where the expression is used (decides what a missing prior state means).
     pub(crate) usage: Usage,
-}
-
-fn err(message: impl Into<String>, span: Span) -> EvalError {
-    EvalError {
-        message: message.into(),
-        span,
-    }
 }
 
 /// Evaluate `node`.
@@ -320,11 +230,6 @@ fn truth(v: Val<'_>, what: &str, span: Span) -> Result<Option<bool>, EvalError> 
     }
 }
 
-/// Fold a character for case-insensitive comparison (see [`crate::value::fold_case`]).
-pub(crate) fn fold(c: char) -> char {
-    crate::value::fold_case(c)
-}
-
 /// Compare texts ignoring letter case.
 pub(crate) fn fold_cmp(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
@@ -403,9 +308,9 @@ fn text_as(t: &str, like: &Val<'_>) -> Option<Val<'static>> {
                 None
             }
         }
-        Val::Date(_) | Val::DateTime(_) => func::parse_date_like(t).map(|d| match d {
-            func::DateLike::Date(d) => Val::Date(d),
-            func::DateLike::DateTime(i) => Val::DateTime(i),
+        Val::Date(_) | Val::DateTime(_) => parse_date_like(t).map(|d| match d {
+            DateLike::Date(d) => Val::Date(d),
+            DateLike::DateTime(i) => Val::DateTime(i),
         }),
         _ => None,
     }
@@ -546,54 +451,6 @@ fn arithmetic<'v>(op: Op, a: Val<'v>, b: Val<'v>, span: Span) -> Result<Val<'v>,
     })
 }
 
-/// A value as a number: numbers as they are, text that reads as a number, NULL as `None`.
-pub(crate) fn number(v: Val<'_>, what: &str, span: Span) -> Result<Option<Decimal>, EvalError> {
-    match v {
-        Val::Null => Ok(None),
-        Val::Num(n) => Ok(Some(n)),
-        Val::Text(t) => Decimal::parse(t.trim()).map(Some).map_err(|_| {
-            err(
-                format!(
-                    "{what} needs a number, but the text \"{}\" is not one{}",
-                    clip(&t),
-                    if what == "'+'" {
-                        "; to join text use &"
-                    } else {
-                        ""
-                    }
-                ),
-                span,
-            )
-        }),
-        other => Err(err(
-            format!("{what} needs a number, but this is {}", other.describe()),
-            span,
-        )),
-    }
-}
-
-/// A value as a whole number that fits in 64 bits.
-pub(crate) fn whole(v: Val<'_>, what: &str, span: Span) -> Result<Option<i64>, EvalError> {
-    match number(v, what, span)? {
-        None => Ok(None),
-        Some(n) => n.to_i64().map(Some).ok_or_else(|| {
-            err(
-                format!("{what} needs a whole number, but this is {n}"),
-                span,
-            )
-        }),
-    }
-}
-
-/// A value's text form, keeping borrowed text borrowed; NULL gives `None`.
-pub(crate) fn text_of(v: Val<'_>) -> Option<Cow<'_, str>> {
-    match v {
-        Val::Null => None,
-        Val::Text(t) => Some(t),
-        other => Some(Cow::Owned(other.to_string())),
-    }
-}
-
 fn arg(args: &[Node], i: usize, span: Span) -> Result<&Node, EvalError> {
     args.get(i)
         .ok_or_else(|| err("a function argument is missing (an internal error)", span))
@@ -642,7 +499,7 @@ fn call<'v>(
                 }
             }
             let n = args.len().min(MAX_FIXED_ARGS);
-            func::apply(func, &mut vals[..n], args, kw, span)
+            apply(func, &mut vals[..n], args, kw, span)
         }
     }
 }

@@ -68,6 +68,7 @@
 //!   is an error saying the filter must be TRUE or FALSE.
 //! - `CONTAINSPATTERN` patterns are SQL/VB `Like` wildcards (`pattern.rs`).
 
+mod apply;
 mod check;
 mod eval;
 mod func;
@@ -76,6 +77,8 @@ pub mod json;
 mod lex;
 mod parse;
 mod pattern;
+mod tree;
+mod val;
 
 use std::cell::Cell;
 use std::fmt;
@@ -185,7 +188,7 @@ pub struct Expr {
 #[derive(Debug)]
 struct Compiled {
     text: Box<str>,
-    root: check::Node,
+    root: tree::Node,
     usage: Usage,
 }
 
@@ -318,7 +321,7 @@ impl Expr {
             scope,
             usage: self.inner.usage,
         };
-        eval::eval(&self.inner.root, &cx).map(eval::Val::into_value)
+        eval::eval(&self.inner.root, &cx).map(val::Val::into_value)
     }
 
     /// Evaluate and hand the value to `write` without copying text out of the record:
@@ -329,7 +332,7 @@ impl Expr {
         write: impl FnOnce(ValueRef<'_>) -> R,
     ) -> Result<R, EvalError> {
         // The commonest field by far: one attribute, written straight from its cell.
-        if let check::Kind::Attr(a) = &self.inner.root.kind {
+        if let tree::Kind::Attr(a) = &self.inner.root.kind {
             return Ok(write(eval::read_ref(&scope.record, a)));
         }
         let cx = eval::Cx {
@@ -338,12 +341,12 @@ impl Expr {
         };
         let v = eval::eval(&self.inner.root, &cx)?;
         Ok(write(match &v {
-            eval::Val::Null => ValueRef::Null,
-            eval::Val::Text(t) => ValueRef::Text(t),
-            eval::Val::Num(d) => ValueRef::Decimal(*d),
-            eval::Val::Bool(b) => ValueRef::Boolean(*b),
-            eval::Val::Date(d) => ValueRef::Date(*d),
-            eval::Val::DateTime(i) => ValueRef::DateTime(*i),
+            val::Val::Null => ValueRef::Null,
+            val::Val::Text(t) => ValueRef::Text(t),
+            val::Val::Num(d) => ValueRef::Decimal(*d),
+            val::Val::Bool(b) => ValueRef::Boolean(*b),
+            val::Val::Date(d) => ValueRef::Date(*d),
+            val::Val::DateTime(i) => ValueRef::DateTime(*i),
         }))
     }
 
@@ -355,8 +358,8 @@ impl Expr {
             usage: self.inner.usage,
         };
         match eval::eval(&self.inner.root, &cx)? {
-            eval::Val::Bool(b) => Ok(b),
-            eval::Val::Null => Ok(false),
+            val::Val::Bool(b) => Ok(b),
+            val::Val::Null => Ok(false),
             other => Err(EvalError {
                 message: format!(
                     "a filter must be TRUE or FALSE, but this one gave {}; compare it with something, such as [MSRP] > 100",

@@ -14,7 +14,7 @@
 //! match in any case, like every text comparison here.
 
 use super::MAX_PATTERN_STEPS;
-use super::eval::fold;
+use super::val::fold;
 
 /// One element of a compiled pattern.
 #[derive(Clone, Debug, PartialEq)]

@@ -733,8 +733,8 @@ fn expr_is_shareable_and_keeps_its_text() {
 fn constants_are_folded_at_compile_time() {
     let e = compile("[SellStartDate] >= DATE(1, 1, 2024)", Usage::Schedule).unwrap();
     match &e.inner.root.kind {
-        check::Kind::Chain { rest, .. } => {
-            assert!(matches!(rest[0].2.kind, check::Kind::Const(Value::Date(_))));
+        tree::Kind::Chain { rest, .. } => {
+            assert!(matches!(rest[0].2.kind, tree::Kind::Const(Value::Date(_))));
         }
         other => panic!("{other:?}"),
     }
