@@ -1,6 +1,6 @@
 //! `host-test`: the reference host's command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +15,11 @@ use host_test::{HostError, Limits, Runtime, json};
     about = "The reference wasmtime host for the webhook-provider component"
 )]
 struct Cli {
+    /// Load this component instead of the one this binary was built with (a build from
+    /// `dist/`, or one pulled from a registry); it is compiled at every run, never cached
+    /// beside the file.
+    #[arg(long, global = true, value_name = "PATH")]
+    component: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -269,7 +274,7 @@ fn written(result: std::io::Result<()>) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.command, cli.component.as_deref()) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("host-test: {message}");
@@ -278,8 +283,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> Result<Runtime, String> {
-    Runtime::new(Limits::default()).map_err(|e| e.to_string())
+/// The component to run: `--component`, or the one this binary was built with (whose
+/// compiled artefact is cached beside it, in the build's own directory).
+fn load(component: Option<&Path>) -> Result<Runtime, HostError> {
+    let Some(path) = component else {
+        return Runtime::new(Limits::default());
+    };
+    let bytes = std::fs::read(path).map_err(|e| {
+        HostError::Load(format!(
+            "--component {}: cannot read it ({e}); give the path of a webhook-provider component (.wasm)",
+            path.display()
+        ))
+    })?;
+    // Compiled afresh: a compiled artefact is native code, so none is read from or
+    // written to a directory this host does not own.
+    Runtime::from_bytes(&bytes, Limits::default())
+}
+
+fn runtime(component: Option<&Path>) -> Result<Runtime, String> {
+    load(component).map_err(|e| e.to_string())
 }
 
 fn now_arg(now: Option<&str>) -> Result<b::Instant, String> {
@@ -322,6 +344,7 @@ fn session_or_problems(
 const SEND_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn send(
+    component: Option<&Path>,
     pair: Pair,
     changes: PathBuf,
     delivery: DeliveryArgs,
@@ -336,7 +359,7 @@ fn send(
 
     let (config, strategy) = pair.load()?;
     let changes = json::read_changes(&changes).map_err(|e| e.to_string())?;
-    let rt = runtime()?;
+    let rt = runtime(component)?;
     let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -431,6 +454,7 @@ fn send(
 }
 
 fn serve(
+    component: Option<&Path>,
     pair: Pair,
     members: Option<PathBuf>,
     outbox: PathBuf,
@@ -450,7 +474,7 @@ fn serve(
         Some(p) => json::read_members(p).map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
-    let rt = Arc::new(runtime()?);
+    let rt = Arc::new(runtime(component)?);
     let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
         return Ok(ExitCode::FAILURE);
     };
@@ -519,8 +543,12 @@ fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
-    let rt = runtime()?;
+fn demo(
+    component: Option<&Path>,
+    changes: usize,
+    log: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let rt = runtime(component)?;
     let options = host_test::demo::DemoOptions {
         changes,
         log,
@@ -538,14 +566,14 @@ fn demo(changes: usize, log: Option<PathBuf>) -> Result<ExitCode, String> {
     })
 }
 
-fn run(command: Command) -> Result<ExitCode, String> {
+fn run(command: Command, component: Option<&Path>) -> Result<ExitCode, String> {
     match command {
         Command::Send {
             pair,
             changes,
             delivery,
             retry,
-        } => send(pair, changes, delivery, retry.policy()),
+        } => send(component, pair, changes, delivery, retry.policy()),
         Command::Serve {
             pair,
             members,
@@ -553,11 +581,19 @@ fn run(command: Command) -> Result<ExitCode, String> {
             listen,
             delivery,
             retry,
-        } => serve(pair, members, outbox, listen, delivery, retry.policy()),
-        Command::Demo { changes, log } => demo(changes, log),
+        } => serve(
+            component,
+            pair,
+            members,
+            outbox,
+            listen,
+            delivery,
+            retry.policy(),
+        ),
+        Command::Demo { changes, log } => demo(component, changes, log),
         Command::Validate { pair } => {
             let (config, strategy) = pair.load()?;
-            let rt = runtime()?;
+            let rt = runtime(component)?;
             match rt.session(&config, &strategy) {
                 Ok(mut session) => {
                     let warnings = session.warnings().map_err(|e| e.to_string())?;
@@ -603,7 +639,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 platform_token,
                 id_seed: seed,
             };
-            let mut session = match runtime()?.session(&config, &strategy) {
+            let mut session = match runtime(component)?.session(&config, &strategy) {
                 Ok(s) => s,
                 Err(HostError::Invalid(problems)) => {
                     for p in &problems {
@@ -666,7 +702,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 id_seed: 0,
             };
             let sample = b::Sample { state, prior };
-            match runtime()?.evaluate(&expression, &sample, &context) {
+            match runtime(component)?.evaluate(&expression, &sample, &context) {
                 Ok(v) => {
                     out!("{}", json::value_json(&v));
                     Ok(ExitCode::SUCCESS)
@@ -701,7 +737,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 from,
             };
             let lines = schedule::prepare(&request, jiff::Timestamp::now()).and_then(|prepared| {
-                let rt = Runtime::new(Limits::default()).map_err(schedule::ScheduleError::Host)?;
+                let rt = load(component).map_err(schedule::ScheduleError::Host)?;
                 prepared.run(&rt)
             });
             match lines {
