@@ -1,6 +1,6 @@
 //! What the release tests share: the artefact, built once per test binary by the same
-//! `xtask dist` the README names, and the external tools they run, found or (under CI)
-//! required.
+//! `xtask dist` the README names; the external tools they run, found or (under CI) required;
+//! and the README's tested blocks, run as written.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -71,4 +71,85 @@ pub fn tool(var: &str, name: &str, install: &str) -> Option<PathBuf> {
         eprintln!("skipped: {why}");
     }
     found
+}
+
+/// The fenced block after the marker `<!-- tested: NAME -->` in the README: its text.
+pub fn readme_block(name: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let marker = format!("<!-- tested: {name} -->");
+    let after = readme
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("the README has no {marker}"))
+        .1;
+    let fence = after
+        .find("```")
+        .expect("a fenced block follows the marker");
+    let body = &after[fence..];
+    let start = body.find('\n').unwrap() + 1;
+    let end = body[start..].find("\n```").expect("the block is closed") + start;
+    body[start..=end].to_string()
+}
+
+/// A bin directory whose `cargo` runs `xtask` for `cargo xtask ...` lines (a nested cargo
+/// would wait for the lock the running `cargo test` holds) and refuses anything else, and
+/// with a link to each of `tools`.
+pub fn shims(dir: &Path, tools: &[(&str, &Path)]) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cargo = bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = xtask ] || {{ echo \"the README test runs cargo xtask only, not: cargo $*\" >&2; exit 2; }}\nshift\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_xtask")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (name, path) in tools {
+        std::os::unix::fs::symlink(path, bin.join(name)).unwrap();
+    }
+    bin
+}
+
+/// Run a README shell block with bash (`-eu -o pipefail`) in `dir`, with `bin` first on
+/// PATH and `env` set, skipping the lines `skip` says to. Every line must succeed.
+pub fn run_block(
+    block: &str,
+    dir: &Path,
+    bin: &Path,
+    env: &[(&str, &str)],
+    skip: impl Fn(&str) -> bool,
+) -> Output {
+    let script: String = block
+        .lines()
+        .map(|l| {
+            if skip(l.trim()) {
+                format!("# skipped by the test: {l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.args(["-eu", "-o", "pipefail", "-c", &script])
+        .current_dir(dir)
+        .env("PATH", path);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run(&mut cmd);
+    assert!(
+        out.status.success(),
+        "the README block failed in {}:\n{script}\n---\n{}",
+        dir.display(),
+        text(&out)
+    );
+    out
 }
