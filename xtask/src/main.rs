@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use xtask::dist;
+use xtask::{corpus, dist};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Release tasks for webhook-provider")]
@@ -26,6 +26,19 @@ enum Task {
     /// reference host loads it, and that it renders the examples.
     Check {
         /// The component, such as one pulled from a registry.
+        component: PathBuf,
+    },
+    /// Write the portability corpus as the values jco passes to the component (read by
+    /// examples/jco/render.mjs).
+    Corpus {
+        /// The file to write; default `examples/jco/corpus.json`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Render the portability corpus through the reference host (wasmtime), one JSON line a
+    /// call, in the format examples/jco/render.mjs prints.
+    Render {
+        /// The component to load.
         component: PathBuf,
     },
 }
@@ -53,6 +66,20 @@ fn run(task: Task) -> Result<(), String> {
         }
         Task::Check { component } => {
             for line in dist::check(&component)? {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Task::Corpus { out } => {
+            let out = out.unwrap_or_else(corpus::default_file);
+            let calls = corpus::calls(&corpus::load()?)?;
+            corpus::write(&calls, &out)?;
+            println!("{} calls: {}", calls.len(), out.display());
+            Ok(())
+        }
+        Task::Render { component } => {
+            let calls = corpus::calls(&corpus::load()?)?;
+            for line in corpus::render(&component, &calls)? {
                 println!("{line}");
             }
             Ok(())
