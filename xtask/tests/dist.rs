@@ -1,5 +1,6 @@
 //! `cargo xtask dist`: dist/ holds the component every test loads, the WIT package it
-//! targets and their checksums; both carry the release's metadata.
+//! targets and their checksums; both carry the release's metadata; the README's wasmtime
+//! code is the example's and renders the golden requests.
 
 use std::process::Command;
 
@@ -7,6 +8,10 @@ use support::{dist, root, run, text, tool};
 use xtask::dist::{COMPONENT_NAME, SUMS_FILE, VERSION, component_file, sha256_hex, wit_file};
 
 mod support;
+
+#[path = "../../examples/wasmtime.rs"]
+#[allow(dead_code)]
+mod wasmtime_example;
 
 /// The root package's field `key` in Cargo.toml, as written there.
 fn cargo_field(key: &str) -> String {
@@ -187,4 +192,22 @@ fn check_reports_what_it_found_and_refuses_what_is_not_a_release() {
         shown.contains("metadata says webhook-provider (none)"),
         "{shown}"
     );
+}
+
+#[test]
+fn the_readme_loads_the_artefact_in_wasmtime_with_the_examples_code() {
+    let block = support::readme_block("examples/wasmtime.rs");
+    let example = std::fs::read_to_string(root().join("examples/wasmtime.rs")).unwrap();
+    assert!(
+        example.contains(&block),
+        "the README's wasmtime code is not examples/wasmtime.rs's; copy it again:\n{block}"
+    );
+    let requests =
+        wasmtime_example::render_examples(&dist().join(component_file()), &root().join("examples"))
+            .unwrap();
+    let got: Vec<serde_json::Value> = requests.iter().map(host_test::json::request_json).collect();
+    let golden = root().join("host-test/tests/golden/customer.render.json");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+    assert_eq!(serde_json::Value::Array(got), want);
 }
