@@ -1,6 +1,7 @@
 //! The component's size budget and its world: the built component (host-test's
-//! `build.rs`, profile `component`) must stay within [`MAX_COMPONENT_BYTES`], and import
-//! nothing but its own contract's interfaces.
+//! `build.rs`, profile `component`; the file `cargo xtask dist` ships, its metadata
+//! included) must stay within [`MAX_COMPONENT_BYTES`], and import nothing but its own
+//! contract's interfaces.
 
 /// The most bytes the built component may take: 512 KiB. Speed is the budget now, not
 /// size: the component is built at opt-level 3 (BENCHMARKS.md, "Build profile", has the

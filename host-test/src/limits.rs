@@ -220,6 +220,12 @@ pub const TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 /// the tests send, and a bound on what a runaway client can make them hold.
 pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
 
+// ---- The CLI ----
+
+/// How often `send` reports its progress on stderr while deliveries are under way: often
+/// enough to show it is alive, seldom enough not to flood a terminal.
+pub const SEND_PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
 /// The limits one [`crate::sandbox::runtime::Runtime`] applies to every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {

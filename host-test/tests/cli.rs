@@ -491,3 +491,57 @@ fn send_takes_the_retry_options_of_serve() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn component_loads_another_build_and_refuses_what_is_not_one() {
+    let ex = examples();
+    let (config, strategy) = (
+        ex.join("customer.config.json"),
+        ex.join("customer.strategy.json"),
+    );
+    let pair = [
+        "--config",
+        config.to_str().unwrap(),
+        "--strategy",
+        strategy.to_str().unwrap(),
+    ];
+    let dir = scratch("component");
+    let copy = dir.join("pulled.wasm");
+    std::fs::copy(host_test::COMPONENT_WASM, &copy).unwrap();
+    let with = |component: &Path| {
+        let mut args = vec!["--component", component.to_str().unwrap(), "validate"];
+        args.extend(pair);
+        host_test(&args)
+    };
+
+    let out = with(&copy);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).starts_with("ok: "), "{}", text(&out));
+    // Nothing is cached beside a file the host does not own.
+    let beside: Vec<_> = std::fs::read_dir(&*dir).unwrap().collect();
+    assert_eq!(beside.len(), 1, "{beside:?}");
+
+    let out = with(&dir.join("missing.wasm"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("missing.wasm: cannot read it"),
+        "{}",
+        text(&out)
+    );
+
+    // A component of another contract version is refused by its export's name.
+    let old = dir.join("old.wat");
+    std::fs::write(
+        &old,
+        r#"(component (instance $p) (export "connect:webhook/provider@0.1.0" (instance $p)))"#,
+    )
+    .unwrap();
+    let out = with(&old);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("connect:webhook/provider@0.1.0, but this host speaks connect:webhook@0.2.0"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,265 @@
+//! `host-test serve`: the run-time API over the durable outbox, for every configuration
+//! and strategy given or stored.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use host_test::bindings as b;
+use host_test::formats;
+
+use super::load;
+use super::options::{DeliveryArgs, RetryArgs, SandboxArgs};
+use super::tokio_runtime;
+
+/// What `serve` takes.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub definitions: ServeDefinitions,
+    /// The member store's starting content: a JSON array of records with a `Code`,
+    /// as `ENTITY=FILE` (repeatable), or `FILE` when the strategies serve one entity.
+    #[arg(long, value_name = "[ENTITY=]FILE")]
+    pub members: Vec<String>,
+    /// The outbox file (SQLite); created when missing, resumed when present.
+    #[arg(long, default_value = host_test::outbox::DEFAULT_PATH)]
+    pub outbox: PathBuf,
+    /// The key sealing the definitions' secrets in the outbox; made when missing.
+    /// Default: `secrets.key` beside the outbox.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_key: Option<PathBuf>,
+    /// The API's address (loopback only; port 0 picks a free port).
+    #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub retry: RetryArgs,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+/// What `serve` runs: one configuration and one strategy, or a directory of them; with
+/// neither, the definitions the outbox holds.
+#[derive(clap::Args)]
+pub struct ServeDefinitions {
+    /// A service configuration (JSON), with `--strategy`.
+    #[arg(long, requires = "strategy", conflicts_with = "definitions")]
+    pub config: Option<PathBuf>,
+    /// An integration strategy (JSON), with `--config`.
+    #[arg(long, requires = "config")]
+    pub strategy: Option<PathBuf>,
+    /// A directory of `NAME.config.json` and `NAME.strategy.json` files; each strategy
+    /// names its configuration (`"configuration": "<name>"`).
+    #[arg(long, value_name = "DIR")]
+    pub definitions: Option<PathBuf>,
+}
+
+impl ServeDefinitions {
+    /// The definitions given, or every problem with them.
+    fn read(
+        &self,
+    ) -> Result<Vec<host_test::catalog::Definition>, Vec<host_test::catalog::Located>> {
+        use host_test::catalog::{Definition, Located, read_dir};
+        use host_test::outbox::Kind;
+        if let Some(dir) = &self.definitions {
+            return read_dir(dir);
+        }
+        let (Some(config), Some(strategy)) = (&self.config, &self.strategy) else {
+            return Ok(Vec::new());
+        };
+        let read = |kind, path: &PathBuf| {
+            let source = path.display().to_string();
+            formats::read_capped::<serde_json::Value>(
+                path,
+                host_test::limits::MAX_DEFINITION_FILE_BYTES,
+            )
+            .map(|json| Definition {
+                kind,
+                source: source.clone(),
+                json,
+            })
+            .map_err(|e| Located::new_for(&source, &e))
+        };
+        let (c, s) = (
+            read(Kind::Configuration, config),
+            read(Kind::Strategy, strategy),
+        );
+        match (c, s) {
+            (Ok(c), Ok(mut s)) => {
+                // Given together, the strategy sends through this configuration.
+                if s.json.get("configuration").is_none()
+                    && let (Some(obj), Some(name)) =
+                        (s.json.as_object_mut(), c.json.get("name").cloned())
+                {
+                    obj.insert("configuration".into(), name);
+                }
+                Ok(vec![c, s])
+            }
+            (c, s) => Err([c.err(), s.err()].into_iter().flatten().collect()),
+        }
+    }
+}
+
+/// Run `serve`.
+pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
+    use std::sync::Arc;
+
+    use host_test::catalog::EngineFactory;
+    use host_test::delivery::deliver::Deliverer;
+    use host_test::delivery::oauth::TokenCache;
+    use host_test::serve::{ServeOptions, StartError, start};
+    use host_test::time::clock::SystemClock;
+
+    let Args {
+        definitions,
+        members,
+        outbox,
+        secrets_key,
+        listen,
+        delivery,
+        retry,
+        sandbox,
+    } = args;
+    let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
+    let (policy, limits) = (retry.policy(), sandbox.limits());
+
+    let given = match definitions.read() {
+        Ok(d) => d,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let members = read_members(&members, &given)?;
+    let rt = Arc::new(load(component, limits).map_err(|e| e.to_string())?);
+    let log = delivery.log()?;
+    let tokio = tokio_runtime()?;
+    let served = tokio.block_on(async {
+        let log = Arc::new(log);
+        let client = Arc::new(delivery.client());
+        let tokens = Arc::new(TokenCache::default());
+        let engine: EngineFactory = {
+            let log = log.clone();
+            Arc::new(move |config, strategy, plugin| {
+                Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
+                    .configure(config, &strategy.run_options.run_as_user, tokens.clone())
+                    .log(log.clone())
+                    .policy(policy)
+                    .without_dead_letter_list()
+            })
+        };
+        let options = ServeOptions {
+            listen,
+            outbox: outbox.clone(),
+            secrets_key,
+            definitions: given,
+            members,
+            concurrency: delivery.concurrency,
+            engine,
+            clock: Arc::new(SystemClock),
+            log,
+        };
+        let running = match start(rt, options).await {
+            Ok(r) => r,
+            Err(StartError::Definitions(problems)) => {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let strategies = running.service.catalog().strategies();
+        out!(
+            "serving {} strategy(ies): {}",
+            strategies.len(),
+            strategies
+                .iter()
+                .map(|b| format!("{:?} v{} ({:?} via {:?})", b.name, b.version, b.strategy.entity, b.configuration))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let counts = running
+            .service
+            .dispatcher()
+            .outbox()
+            .counts()
+            .map_err(|e| e.to_string())?;
+        out!(
+            "outbox {}: {} pending (resumed), {} delivered, {} dead",
+            outbox.display(),
+            counts.pending,
+            counts.delivered,
+            counts.dead
+        );
+        // Last: whoever waits for this line can call the API at once.
+        out!("listening on http://{}", running.addr);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| format!("cannot watch for SIGTERM: {e}"))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        let dispatcher = running.service.dispatcher();
+        let grace = host_test::outbox::dispatch::SHUTDOWN_GRACE;
+        out!(
+            "stopping: waiting up to {} s for attempts in flight",
+            grace.as_secs()
+        );
+        let left = dispatcher.stop(grace).await;
+        let stats = dispatcher.stats();
+        out!(
+            "stopped: {} attempt(s), {} delivered, {} dead this run; {left} attempt(s) cut off in flight; pending deliveries stay in the outbox",
+            stats.attempts, stats.delivered, stats.dead
+        );
+        Ok::<_, String>(true)
+    });
+    // Attempts still running (a DNS lookup, a slow receiver) are not waited for: their
+    // deliveries are pending in the outbox and go again at the next start.
+    tokio.shutdown_background();
+    Ok(if served? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The member store's starting content from `--members [ENTITY=]FILE`: a file without an
+/// entity belongs to the one entity the given strategies serve.
+fn read_members(
+    args: &[String],
+    given: &[host_test::catalog::Definition],
+) -> Result<Vec<(String, Vec<b::Member>)>, String> {
+    let mut entities: Vec<&str> = given
+        .iter()
+        .filter(|d| d.kind == host_test::outbox::Kind::Strategy)
+        .filter_map(|d| d.json.get("entity").and_then(serde_json::Value::as_str))
+        .collect();
+    entities.sort_unstable();
+    entities.dedup();
+    let mut out = Vec::new();
+    for arg in args {
+        let (entity, file) = match arg.split_once('=') {
+            Some((e, f)) if !e.contains('/') => (e.to_string(), f),
+            _ => match entities.as_slice() {
+                [one] => (one.to_string(), arg.as_str()),
+                _ => {
+                    return Err(format!(
+                        "--members {arg}: say which entity the members are of, as --members ENTITY=FILE (the strategies serve {})",
+                        if entities.is_empty() {
+                            "no entity yet".to_string()
+                        } else {
+                            entities.join(", ")
+                        }
+                    ));
+                }
+            },
+        };
+        let members =
+            formats::read_members(std::path::Path::new(file)).map_err(|e| e.to_string())?;
+        out.push((entity, members));
+    }
+    Ok(out)
+}
