@@ -16,7 +16,7 @@
 //! | [`scheduler`] | one timer for every schedule, and the previews |
 //! | [`server`] | the HTTP/1.1 server under the API and the reference servers, with its limits |
 //! | [`serve`] | the run-time API over all of it |
-//! | [`reference`](mod@reference) | the reference receiver, token endpoint and demo: for the demo and the tests |
+//! | `reference` | the reference receiver, token endpoint and demo: for the demo and the tests (the default feature `reference`; an embedding host leaves it out) |
 //!
 //! It loads the component once per process ([`Runtime`]), checks its contract version and
 //! its imports against an allowlist (the contract's own interfaces; no WASI), and runs
@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod formats;
 pub mod limits;
 pub mod outbox;
+#[cfg(feature = "reference")]
 pub mod reference;
 pub mod sandbox;
 pub mod scheduler;

@@ -41,7 +41,7 @@ fn two_zones(since: Timestamp) -> Scheduler {
     let config = formats::read_configuration(&data("no-oauth.config.json")).unwrap();
     let strategy = formats::read_strategy(&data("two-zones.strategy.json")).unwrap();
     let session = runtime().session(&config, &strategy).unwrap();
-    let members = MemoryMembers::from_file(&data("members.json")).unwrap();
+    let members = MemoryMembers(formats::read_members(&data("members.json")).unwrap());
     let mut s = Scheduler::new();
     s.add(&strategy, Box::new(session), Box::new(members), since)
         .unwrap();

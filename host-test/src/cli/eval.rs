@@ -54,7 +54,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Err(HostError::Problem(p)) => {
-            eprintln!("{}", formats::problem_line(&p));
+            eprintln!("{}", host_test::contract::text::problem_line(&p));
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.to_string()),

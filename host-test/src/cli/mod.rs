@@ -16,7 +16,7 @@ pub mod validate;
 use std::path::Path;
 
 use host_test::bindings as b;
-use host_test::{HostError, Limits, Runtime, formats, time::instant};
+use host_test::{HostError, Limits, Runtime, time::instant};
 
 /// The component to run, in a sandbox of `limits`: `--component`, or the one this binary
 /// was built with (whose compiled artefact is cached beside it, in the build's own
@@ -71,7 +71,7 @@ pub fn session_or_problems(
         Ok(s) => Ok(Some(s)),
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("{}", formats::problem_line(p));
+                eprintln!("{}", host_test::contract::text::problem_line(p));
             }
             Ok(None)
         }

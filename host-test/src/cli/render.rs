@@ -60,7 +60,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         Ok(s) => s,
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("{}", formats::problem_line(p));
+                eprintln!("{}", host_test::contract::text::problem_line(p));
             }
             return Ok(ExitCode::FAILURE);
         }
@@ -90,7 +90,10 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                 b::RenderError::MissingPlatformToken => " (pass --platform-token)",
                 _ => "",
             };
-            eprintln!("error: {}{hint}", formats::render_error_text(&e));
+            eprintln!(
+                "error: {}{hint}",
+                host_test::contract::text::render_error_text(&e)
+            );
             Ok(ExitCode::FAILURE)
         }
         Err(e) => Err(e.to_string()),

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use host_test::Limits;
 use host_test::scheduler::preview::{self, Target};
-use host_test::{Limits, formats};
 
 use super::load;
 
@@ -66,7 +66,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             // The same warning lines `validate` prints, on stderr: stdout is
             // the fire times, one a line, for scripts.
             for w in &preview.warnings {
-                eprintln!("{}", formats::problem_line(w));
+                eprintln!("{}", host_test::contract::text::problem_line(w));
             }
             for line in preview.lines {
                 out!("{line}");

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use host_test::HostError;
 use host_test::bindings as b;
-use host_test::{HostError, formats};
 
 use super::options::Pair;
 use super::runtime;
@@ -25,7 +25,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         Ok(mut session) => {
             let warnings = session.warnings().map_err(|e| e.to_string())?;
             for w in &warnings {
-                eprintln!("{}", formats::problem_line(w));
+                eprintln!("{}", host_test::contract::text::problem_line(w));
             }
             out!(
                 "ok: {:?} with strategy {:?} is valid ({} warning(s))",
@@ -37,7 +37,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         }
         Err(HostError::Invalid(problems)) => {
             for p in &problems {
-                eprintln!("{}", formats::problem_line(p));
+                eprintln!("{}", host_test::contract::text::problem_line(p));
             }
             let errors = problems
                 .iter()

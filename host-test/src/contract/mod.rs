@@ -4,3 +4,4 @@
 
 pub mod bindings;
 pub mod records;
+pub mod text;

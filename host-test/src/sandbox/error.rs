@@ -90,12 +90,12 @@ impl fmt::Display for HostError {
                     .count();
                 write!(f, "the configuration has {errors} error(s):")?;
                 for p in problems {
-                    write!(f, "\n  {}", crate::formats::problem_line(p))?;
+                    write!(f, "\n  {}", crate::contract::text::problem_line(p))?;
                 }
                 Ok(())
             }
-            HostError::Render(e) => write!(f, "{}", crate::formats::render_error_text(e)),
-            HostError::Problem(p) => write!(f, "{}", crate::formats::problem_line(p)),
+            HostError::Render(e) => write!(f, "{}", crate::contract::text::render_error_text(e)),
+            HostError::Problem(p) => write!(f, "{}", crate::contract::text::problem_line(p)),
             HostError::OutOfFuel { fuel } => write!(
                 f,
                 "the call used up its fuel budget of {fuel} units (a runaway computation, or an input that needs a larger budget)"

@@ -48,7 +48,6 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::contract::bindings::{HttpRequest, Member, RenderContext, Strategy};
-use crate::formats::{self, FormatError};
 use crate::time::clock::Clock;
 use crate::{sandbox::error::HostError, sandbox::runtime::Session, time::instant};
 
@@ -184,17 +183,10 @@ pub trait MemberStore {
     fn page(&mut self, entity: &str, start: usize, size: usize) -> Result<Vec<Member>, String>;
 }
 
-/// Members held in memory, such as a members file (`formats::read_members`). It holds one
-/// entity's members and serves them whatever entity is asked for.
+/// Members held in memory, such as a members file (`crate::formats::read_members`). It
+/// holds one entity's members and serves them whatever entity is asked for.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryMembers(pub Vec<Member>);
-
-impl MemoryMembers {
-    /// Read a members file: a JSON array of records, each with a `Code`.
-    pub fn from_file(path: &std::path::Path) -> Result<MemoryMembers, FormatError> {
-        formats::read_members(path).map(MemoryMembers)
-    }
-}
 
 impl MemberStore for MemoryMembers {
     fn page(&mut self, _entity: &str, start: usize, size: usize) -> Result<Vec<Member>, String> {

@@ -91,7 +91,10 @@ impl std::fmt::Display for ScheduleError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ScheduleError::Problems(problems) => {
-                let lines: Vec<String> = problems.iter().map(formats::problem_line).collect();
+                let lines: Vec<String> = problems
+                    .iter()
+                    .map(crate::contract::text::problem_line)
+                    .collect();
                 f.write_str(&lines.join("\n"))
             }
             ScheduleError::Usage(m) => f.write_str(m),

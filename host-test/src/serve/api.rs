@@ -97,7 +97,11 @@ fn host_error(e: &HostError) -> Reply {
                 }
                 _ => Vec::new(),
             };
-            error(status, &j::render_error_text(r), problems)
+            error(
+                status,
+                &crate::contract::text::render_error_text(r),
+                problems,
+            )
         }
         HostError::Problem(p) => error(422, &p.message, vec![component_problem(p)]),
         HostError::Invalid(ps) => error(
