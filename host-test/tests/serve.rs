@@ -1556,3 +1556,66 @@ fn a_configuration_put_applies_to_all_its_strategies_or_is_refused_whole() {
     let (_, s) = serve.get("/strategies/First");
     assert_eq!(s["version"], 1, "{s}");
 }
+
+/// Every strategy's schedules run on the one timer, and the timer follows the catalog: a
+/// strategy defined through the API starts firing, a deleted one stops.
+#[test]
+fn the_schedules_of_every_strategy_run_on_one_timer_that_follows_the_catalog() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("schedules_many");
+    let every_second = |name: &str| {
+        let mut s = filtered(name, 10, None);
+        s["schedules"] = json!([{ "name": "every second", "cron": "* * * * * *" }]);
+        s
+    };
+    let config = shared_config(&receiver.url("/hook"));
+    definitions(&dir, &config, &[every_second("Tick"), every_second("Tock")]);
+    write_json(
+        &dir.join("members.json"),
+        &json!([{ "Code": "M1", "Name": "one", "Status": "Active", "Notes": "n" }]),
+    );
+    let members = dir.join("members.json");
+    let serve = Serve::start(&dir, &["--members", members.to_str().unwrap()]);
+    let fired = |name: &str| {
+        received_by_strategy(&receiver)
+            .get(name)
+            .map_or(0, Vec::len)
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || fired("Tick") >= 2
+            && fired("Tock") >= 2),
+        "{:?}",
+        received_by_strategy(&receiver).keys().collect::<Vec<_>>()
+    );
+    // A third, defined at run time, fires too; a deleted one stops.
+    let mut third = every_second("Added");
+    third["configuration"] = json!("Shared CRM");
+    let (status, _) = serve.call("PUT", "/strategies/Added", third.to_string().as_bytes());
+    assert_eq!(status, 201);
+    assert!(wait_until(Duration::from_secs(30), || fired("Added") >= 1));
+    let (status, _) = serve.call("DELETE", "/strategies/Tock", b"");
+    assert_eq!(status, 200);
+    // Let a fire already rendered arrive, then count: no more come.
+    std::thread::sleep(Duration::from_millis(1500));
+    let after_delete = fired("Tock");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        fired("Tock"),
+        after_delete,
+        "a deleted strategy's schedule fired"
+    );
+    assert!(fired("Tick") >= 4, "the others go on");
+    // Its configuration goes once no strategy uses it.
+    for name in ["Tick", "Added"] {
+        assert_eq!(
+            serve.call("DELETE", &format!("/strategies/{name}"), b"").0,
+            200
+        );
+    }
+    assert_eq!(
+        serve.call("DELETE", "/configurations/Shared%20CRM", b"").0,
+        200
+    );
+    assert_eq!(serve.get("/configurations/Shared%20CRM").0, 404);
+}
