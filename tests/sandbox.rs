@@ -67,6 +67,28 @@ fn shell(version: &str, import: &str) -> String {
     )
 }
 
+/// A later patch version of the contract passes the version and import checks: it may add
+/// items, never change one, and wasmtime links `@0.2.x` names to this host's `@0.2.0`.
+/// (This shell has no functions, so it fails later, at binding, naming what it lacks.)
+#[test]
+fn a_later_patch_version_is_not_refused_as_another_version() {
+    let wat = shell(
+        "0.2.7",
+        r#"(import "connect:webhook/zone@0.2.7" (instance))"#,
+    );
+    match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {
+        Err(HostError::UnsupportedVersion { found, .. }) => {
+            panic!("0.2.7 was refused as another version ({found:?})")
+        }
+        Err(HostError::ImportNotAllowed(name)) => panic!("0.2.7's import {name} was refused"),
+        Err(HostError::Load(message)) => {
+            assert!(message.contains("provider"), "{message}")
+        }
+        Err(other) => panic!("unexpected {other}"),
+        Ok(_) => panic!("a component without functions loaded"),
+    }
+}
+
 #[test]
 fn a_component_importing_anything_else_is_refused_at_load() {
     for name in [
@@ -94,6 +116,17 @@ fn a_component_of_another_contract_version_is_refused_by_name_not_by_a_link_fail
         }
         Err(other) => panic!("expected UnsupportedVersion, got {other}"),
         Ok(_) => panic!("a 0.1.0 component was accepted"),
+    }
+    // Another minor version before 1.0 is another contract, and so is a prerelease.
+    for version in ["0.3.0", "1.0.0", "0.2.1-rc1"] {
+        let wat = shell(version, "");
+        assert!(
+            matches!(
+                Runtime::from_bytes(wat.as_bytes(), Limits::default()),
+                Err(HostError::UnsupportedVersion { .. })
+            ),
+            "{version} was not refused as another version"
+        );
     }
     let wat = "(component)";
     match Runtime::from_bytes(wat.as_bytes(), Limits::default()) {

@@ -33,7 +33,8 @@ pub use crate::contract::bindings::CONTRACT_VERSION;
 /// The path of the component built by this crate's `build.rs`.
 pub const COMPONENT_WASM: &str = env!("WEBHOOK_PROVIDER_WASM");
 
-/// The interfaces a component may import: the contract's own, of this host's version.
+/// The interfaces a component may import: the contract's own, of this host's version or a
+/// version compatible with it ([`compatible`]).
 /// `zone` is the only one with functions; the others only carry types. Anything else
 /// (WASI, filesystem, sockets, HTTP) is refused at load: the component is sans-I/O by
 /// contract.
@@ -46,6 +47,29 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
 
 /// The export a component of this host's contract version provides.
 pub const PROVIDER_EXPORT: &str = "connect:webhook/provider@0.2.0";
+
+/// Whether the versioned interface name `found` is compatible with `ours`: the same
+/// interface at a semver-compatible version (the same major version; before 1.0, the same
+/// minor), as the versioning rule in `wit/world.wit` promises and as wasmtime links
+/// (its import and export lookups match `@0.2.x` to `@0.2.0`). A patch version may add
+/// items, never change or remove one, so a 0.2.1 component runs on this 0.2.0 host.
+pub fn compatible(found: &str, ours: &str) -> bool {
+    let (Some((name, version)), Some((our_name, our_version))) =
+        (found.split_once('@'), ours.split_once('@'))
+    else {
+        return found == ours;
+    };
+    let (Ok(v), Ok(o)) = (
+        semver::Version::parse(version),
+        semver::Version::parse(our_version),
+    ) else {
+        return false;
+    };
+    name == our_name
+        && v.pre.is_empty()
+        && v.major == o.major
+        && (o.major > 0 || v.minor == o.minor)
+}
 
 use crate::limits::MAX_TABLE_ELEMENTS;
 
@@ -331,7 +355,7 @@ fn engine(options: EngineOptions) -> Result<Engine, HostError> {
 pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), HostError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    if !exports.iter().any(|n| n == PROVIDER_EXPORT) {
+    if !exports.iter().any(|n| compatible(n, PROVIDER_EXPORT)) {
         let found = exports
             .iter()
             .find(|n| n.starts_with("connect:webhook/provider"))
@@ -342,7 +366,7 @@ pub fn check_imports(engine: &Engine, component: &Component) -> Result<(), HostE
         });
     }
     for (name, _) in ty.imports(engine) {
-        if !ALLOWED_IMPORTS.contains(&name) {
+        if !ALLOWED_IMPORTS.iter().any(|a| compatible(name, a)) {
             return Err(HostError::ImportNotAllowed(name.to_string()));
         }
     }
@@ -836,5 +860,37 @@ impl Session {
                 },
             )?
             .map_err(HostError::Render)
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    #[test]
+    fn compatible_versions_are_those_the_contract_promises() {
+        let ours = PROVIDER_EXPORT;
+        for found in [
+            "connect:webhook/provider@0.2.0",
+            "connect:webhook/provider@0.2.1",
+            "connect:webhook/provider@0.2.17",
+        ] {
+            assert!(compatible(found, ours), "{found}");
+        }
+        for found in [
+            "connect:webhook/provider@0.1.0",
+            "connect:webhook/provider@0.3.0",
+            "connect:webhook/provider@1.0.0",
+            "connect:webhook/provider@0.2.1-rc1",
+            "connect:webhook/provider",
+            "connect:webhook/zone@0.2.0",
+            "other:webhook/provider@0.2.0",
+            "connect:webhook/provider@zero",
+        ] {
+            assert!(!compatible(found, ours), "{found}");
+        }
+        // After 1.0, the major version alone.
+        assert!(compatible("a:b/c@1.4.0", "a:b/c@1.0.0"));
+        assert!(!compatible("a:b/c@2.0.0", "a:b/c@1.0.0"));
     }
 }
