@@ -245,9 +245,10 @@ impl std::fmt::Debug for Catalog {
     }
 }
 
-/// Read every `*.config.json` and `*.strategy.json` in `dir`, in name order; every file
-/// that cannot be read or parsed is a problem, all reported together.
-pub fn read_dir(dir: &Path) -> Result<Vec<Definition>, Vec<Located>> {
+/// Read every `*.config.json` and `*.strategy.json` in `dir`, in name order: what could
+/// be read, and a problem for every file that could not (to be reported together with
+/// the problems [`Catalog::start`] finds in the rest).
+pub fn read_dir(dir: &Path) -> (Vec<Definition>, Vec<Located>) {
     let source = dir.display().to_string();
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![Located::new(
@@ -255,7 +256,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Definition>, Vec<Located>> {
             "",
             format!("cannot read the directory: {e}"),
         )]
-    })?;
+    });
+    let entries = match entries {
+        Ok(e) => e,
+        Err(problems) => return (Vec::new(), problems),
+    };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     let mut out = Vec::new();
@@ -287,11 +292,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Definition>, Vec<Located>> {
             ),
         ));
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    (out, problems)
 }
 
 /// A file's format error without the file's name in front (the source names it).
@@ -368,7 +369,15 @@ impl Catalog {
     /// one change: a given definition that differs from the stored one becomes its next
     /// version. Every problem of every definition is reported together; nothing starts
     /// with any.
-    pub fn start(&self, given: Vec<Definition>, now_ms: i64) -> Result<(), Vec<Located>> {
+    ///
+    /// `unread` are the problems of the files that could not be read: they are reported
+    /// with the rest, and nothing starts.
+    pub fn start(
+        &self,
+        given: Vec<Definition>,
+        unread: Vec<Located>,
+        now_ms: i64,
+    ) -> Result<(), Vec<Located>> {
         let unavailable = |e: String| vec![Located::new("outbox", "", e)];
         let mut stored = Vec::new();
         for s in self
@@ -395,7 +404,7 @@ impl Catalog {
             ));
         }
         let mut defs: BTreeMap<(Kind, String), (Option<i64>, Definition)> = BTreeMap::new();
-        let mut problems = Vec::new();
+        let mut problems = unread;
         let name_of = |d: &Definition| -> Result<String, Located> {
             match d.kind {
                 Kind::Configuration => configuration_of(d).map(|(n, _)| n),

@@ -55,17 +55,20 @@ pub struct ServeDefinitions {
 }
 
 impl ServeDefinitions {
-    /// The definitions given, or every problem with them.
+    /// The definitions given that could be read, and a problem for each that could not.
     fn read(
         &self,
-    ) -> Result<Vec<host_test::catalog::Definition>, Vec<host_test::catalog::Located>> {
+    ) -> (
+        Vec<host_test::catalog::Definition>,
+        Vec<host_test::catalog::Located>,
+    ) {
         use host_test::catalog::{Definition, Located, read_dir};
         use host_test::outbox::Kind;
         if let Some(dir) = &self.definitions {
             return read_dir(dir);
         }
         let (Some(config), Some(strategy)) = (&self.config, &self.strategy) else {
-            return Ok(Vec::new());
+            return (Vec::new(), Vec::new());
         };
         let read = |kind, path: &PathBuf| {
             let source = path.display().to_string();
@@ -93,9 +96,16 @@ impl ServeDefinitions {
                 {
                     obj.insert("configuration".into(), name);
                 }
-                Ok(vec![c, s])
+                (vec![c, s], Vec::new())
             }
-            (c, s) => Err([c.err(), s.err()].into_iter().flatten().collect()),
+            (c, s) => {
+                let problems = [c.as_ref().err(), s.as_ref().err()]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                ([c.ok(), s.ok()].into_iter().flatten().collect(), problems)
+            }
         }
     }
 }
@@ -123,15 +133,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
     let (policy, limits) = (retry.policy(), sandbox.limits());
 
-    let given = match definitions.read() {
-        Ok(d) => d,
-        Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            return Ok(ExitCode::FAILURE);
-        }
-    };
+    let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
     let rt = Arc::new(load(component, limits).map_err(|e| e.to_string())?);
     let log = delivery.log()?;
@@ -155,6 +157,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             outbox: outbox.clone(),
             secrets_key,
             definitions: given,
+            unread,
             members,
             concurrency: delivery.concurrency,
             engine,

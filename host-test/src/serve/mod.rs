@@ -58,6 +58,9 @@ pub struct ServeOptions {
     pub secrets_key: PathBuf,
     /// The definitions given at start (files), over those the outbox holds.
     pub definitions: Vec<Definition>,
+    /// The problems of the definition files that could not be read, reported with the
+    /// rest.
+    pub unread: Vec<Located>,
     /// The member store's starting content, by entity.
     pub members: Vec<(String, Vec<Member>)>,
     /// Attempts at once, across all strategies.
@@ -139,7 +142,7 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
     ));
     let now = crate::outbox::dispatch::now_ms(options.clock.as_ref());
     catalog
-        .start(options.definitions, now)
+        .start(options.definitions, options.unread, now)
         .map_err(StartError::Definitions)?;
     let dispatcher = Dispatcher::new(
         outbox.clone(),
