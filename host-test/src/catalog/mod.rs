@@ -79,13 +79,6 @@ impl Located {
         }
     }
 
-    /// A file that could not be read or parsed: `source` is the file, the error's text
-    /// may name it again in front, which is dropped.
-    pub fn new_for(source: &str, e: &FormatError) -> Located {
-        let text = e.0.strip_prefix(&format!("{source}: ")).unwrap_or(&e.0);
-        Located::of_format(source, &FormatError(text.to_string()))
-    }
-
     /// A problem the component found.
     fn of_problem(source: &str, p: &b::Problem) -> Located {
         Located {
@@ -277,10 +270,9 @@ pub fn read_dir(dir: &Path) -> (Vec<Definition>, Vec<Located>) {
         } else {
             continue;
         };
-        let source = path.display().to_string();
-        match j::read_capped::<Json>(&path, MAX_DEFINITION_FILE_BYTES) {
-            Ok(json) => out.push(Definition { kind, source, json }),
-            Err(e) => problems.push(Located::of_format(&source, &strip_file(&e, &path))),
+        match read_file(kind, &path) {
+            Ok(d) => out.push(d),
+            Err(p) => problems.push(p),
         }
     }
     if out.is_empty() && problems.is_empty() {
@@ -295,10 +287,21 @@ pub fn read_dir(dir: &Path) -> (Vec<Definition>, Vec<Located>) {
     (out, problems)
 }
 
-/// A file's format error without the file's name in front (the source names it).
-fn strip_file(e: &FormatError, path: &Path) -> FormatError {
-    let prefix = format!("{}: ", path.display());
-    FormatError(e.0.strip_prefix(&prefix).unwrap_or(&e.0).to_string())
+/// Read one definition file (within [`MAX_DEFINITION_FILE_BYTES`]) as `kind`; a file
+/// that cannot be read or parsed is a problem located in it.
+pub fn read_file(kind: Kind, path: &Path) -> Result<Definition, Located> {
+    let source = path.display().to_string();
+    j::read_capped::<Json>(path, MAX_DEFINITION_FILE_BYTES)
+        .map(|json| Definition {
+            kind,
+            source: source.clone(),
+            json,
+        })
+        .map_err(|e| {
+            // The error names the file in front; the problem's source already does.
+            let text = e.0.strip_prefix(&format!("{source}: ")).unwrap_or(&e.0);
+            Located::of_format(&source, &FormatError(text.to_string()))
+        })
 }
 
 /// A configuration's JSON in the component's terms, and its name.

@@ -21,11 +21,8 @@ use crate::outbox::Kind;
 /// strings are ciphertext (and a plain value can never be mistaken for one).
 pub const SEALED_PREFIX: &str = "sealed:v1:";
 
-/// What the API shows in place of a secret.
-pub const REDACTED: &str = "[redacted]";
-
-/// The key file when none is given: beside the default outbox.
-pub const DEFAULT_KEY_PATH: &str = ".webhook-provider/secrets.key";
+/// What the API shows in place of a secret: the log's mark.
+pub use crate::delivery::log::REDACTED;
 
 /// Bytes of key: ChaCha20-Poly1305 takes 256 bits.
 const KEY_BYTES: usize = 32;

@@ -62,7 +62,7 @@ impl ServeDefinitions {
         Vec<host_test::catalog::Definition>,
         Vec<host_test::catalog::Located>,
     ) {
-        use host_test::catalog::{Definition, Located, read_dir};
+        use host_test::catalog::{read_dir, read_file};
         use host_test::outbox::Kind;
         if let Some(dir) = &self.definitions {
             return read_dir(dir);
@@ -70,22 +70,9 @@ impl ServeDefinitions {
         let (Some(config), Some(strategy)) = (&self.config, &self.strategy) else {
             return (Vec::new(), Vec::new());
         };
-        let read = |kind, path: &PathBuf| {
-            let source = path.display().to_string();
-            formats::read_capped::<serde_json::Value>(
-                path,
-                host_test::limits::MAX_DEFINITION_FILE_BYTES,
-            )
-            .map(|json| Definition {
-                kind,
-                source: source.clone(),
-                json,
-            })
-            .map_err(|e| Located::new_for(&source, &e))
-        };
         let (c, s) = (
-            read(Kind::Configuration, config),
-            read(Kind::Strategy, strategy),
+            read_file(Kind::Configuration, config),
+            read_file(Kind::Strategy, strategy),
         );
         match (c, s) {
             (Ok(c), Ok(mut s)) => {
