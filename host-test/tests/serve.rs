@@ -1494,6 +1494,19 @@ fn problems_in_several_definition_files_are_reported_together() {
         "{stderr}"
     );
     assert_eq!(stderr.matches("error: ").count(), 4, "{stderr}");
+    // A mistyped key is named by its path.
+    let mut typo = filtered("Typo", 1, None);
+    typo["configuration"] = json!("Shared CRM");
+    typo["run-options"]["bach-size"] = json!(1);
+    write_json(&defs.join("a.strategy.json"), &typo);
+    for f in ["b.strategy.json", "c.strategy.json"] {
+        std::fs::remove_file(defs.join(f)).unwrap();
+    }
+    let stderr = serve_fails(&dir, &["--listen", "127.0.0.1:0"], 1);
+    assert!(
+        stderr.contains("a.strategy.json: run-options.bach-size: unknown field `bach-size`"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -306,8 +306,8 @@ pub fn read_file(kind: Kind, path: &Path) -> Result<Definition, Located> {
 
 /// A configuration's JSON in the component's terms, and its name.
 fn configuration_of(d: &Definition) -> Result<(String, Configuration), Located> {
-    let parsed: ConfigurationJson = serde_json::from_value(d.json.clone())
-        .map_err(|e| Located::new(&d.source, "", format!("not a configuration: {e}")))?;
+    let parsed: ConfigurationJson =
+        j::from_json(d.json.clone()).map_err(|e| Located::of_format(&d.source, &e))?;
     let config = parsed
         .into_wit()
         .map_err(|e| Located::of_format(&d.source, &e))?;
@@ -316,8 +316,8 @@ fn configuration_of(d: &Definition) -> Result<(String, Configuration), Located> 
 
 /// A strategy's JSON in the component's terms, and the configuration it names.
 fn strategy_of(d: &Definition) -> Result<(Strategy, Option<String>), Located> {
-    let parsed: StrategyJson = serde_json::from_value(d.json.clone())
-        .map_err(|e| Located::new(&d.source, "", format!("not a strategy: {e}")))?;
+    let parsed: StrategyJson =
+        j::from_json(d.json.clone()).map_err(|e| Located::of_format(&d.source, &e))?;
     let configuration = parsed.configuration.clone();
     let strategy = parsed
         .into_wit()

@@ -63,21 +63,30 @@ pub fn read_capped<T: for<'de> Deserialize<'de>>(path: &Path, cap: u64) -> Resul
 /// must end where the document ends: anything but white space after it is an error.
 pub fn parse<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, FormatError> {
     let de = &mut serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        FormatError(if path == "." {
-            format!("{inner}")
-        } else {
-            format!("at {path}: {inner}")
-        })
-    })?;
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(at_path)?;
     de.end().map_err(|e| {
         FormatError(format!(
             "the JSON document ends before the text does; remove what follows it ({e})"
         ))
     })?;
     Ok(value)
+}
+
+/// A JSON value already parsed (a definition the catalog holds) into `T`, naming the key
+/// path on error, as [`parse`] does for text.
+pub fn from_json<T: for<'de> Deserialize<'de>>(value: Json) -> Result<T, FormatError> {
+    serde_path_to_error::deserialize(value).map_err(at_path)
+}
+
+/// A deserialisation error with the key path in front: `at PATH: what`.
+fn at_path(e: serde_path_to_error::Error<serde_json::Error>) -> FormatError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    FormatError(if path == "." {
+        format!("{inner}")
+    } else {
+        format!("at {path}: {inner}")
+    })
 }
 
 /// A header, query or body entry: a key with exactly one of `text` or `expression`.
