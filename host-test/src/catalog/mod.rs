@@ -204,6 +204,19 @@ struct State {
     retired: BTreeMap<String, Arc<Deliverer>>,
 }
 
+impl State {
+    /// Room for one more definition, unless it replaces one (`replaces`): a serve holds
+    /// at most [`MAX_DEFINITIONS`].
+    fn room_for(&self, replaces: bool) -> Result<(), Refused> {
+        if replaces || self.strategies.len() + self.configurations.len() < MAX_DEFINITIONS {
+            return Ok(());
+        }
+        Err(Refused::Conflict(format!(
+            "this serve holds {MAX_DEFINITIONS} definitions, its most; delete one first"
+        )))
+    }
+}
+
 /// A definition read from a file or an API body.
 #[derive(Clone, Debug)]
 pub struct Definition {
@@ -645,13 +658,7 @@ impl Catalog {
         };
         let config = {
             let s = self.read();
-            if !s.strategies.contains_key(name)
-                && s.strategies.len() + s.configurations.len() >= MAX_DEFINITIONS
-            {
-                return Err(Refused::Conflict(format!(
-                    "this serve holds {MAX_DEFINITIONS} definitions, its most; delete one first"
-                )));
-            }
+            s.room_for(s.strategies.contains_key(name))?;
             match s.configurations.get(&configuration) {
                 Some(c) => c.config.clone(),
                 None => {
@@ -712,13 +719,7 @@ impl Catalog {
         // bound to it; keep the sessions to swap in.
         let bound: Vec<Arc<Bound>> = {
             let s = self.read();
-            if !s.configurations.contains_key(name)
-                && s.strategies.len() + s.configurations.len() >= MAX_DEFINITIONS
-            {
-                return Err(Refused::Conflict(format!(
-                    "this serve holds {MAX_DEFINITIONS} definitions, its most; delete one first"
-                )));
-            }
+            s.room_for(s.configurations.contains_key(name))?;
             s.strategies
                 .values()
                 .filter(|b| b.configuration == name)
@@ -958,5 +959,36 @@ fn probe_strategy() -> Strategy {
             },
         },
         schedules: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limit obeyed and violated: a new definition past [`MAX_DEFINITIONS`] is
+    /// refused, one that replaces a definition is not.
+    #[test]
+    fn a_serve_holds_at_most_max_definitions() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/customer.config.json");
+        let config = j::read_configuration(&path).unwrap();
+        let mut state = State::default();
+        for i in 0..MAX_DEFINITIONS {
+            assert!(state.room_for(false).is_ok(), "refused at {i}");
+            state.configurations.insert(
+                format!("c{i}"),
+                ConfigurationEntry {
+                    version: 1,
+                    config: config.clone(),
+                    json: Json::Null,
+                },
+            );
+        }
+        match state.room_for(false) {
+            Err(Refused::Conflict(m)) => assert!(m.contains("256 definitions"), "{m}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert!(state.room_for(true).is_ok());
     }
 }
