@@ -16,6 +16,7 @@ use wasmtime::{
     Trap,
 };
 
+use crate::contract::bindings::exports::connect::webhook::provider;
 use crate::contract::bindings::{
     AccessToken, Changes, Configuration, FireTimes, Header, HttpRequest, Instant, Member,
     OauthError, Page, PageSample, Problem, RecordChange, RenderContext, RenderError, RunMode,
@@ -584,6 +585,21 @@ fn requests_size(r: &Result<Vec<HttpRequest>, RenderError>) -> usize {
 }
 
 impl Session {
+    /// One call of the compiled plan's interface, on a live instance (a fresh one after a
+    /// trap), with `input_size` and `output_size` held to the sandbox's caps.
+    fn plan_call<R>(
+        &mut self,
+        input_size: usize,
+        output_size: impl FnOnce(&R) -> usize,
+        f: impl FnOnce(&mut Store<State>, provider::GuestPlan<'_>, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R, HostError> {
+        self.renew()?;
+        let plan = self.plan;
+        self.instance.call(input_size, output_size, |store, b| {
+            f(store, b.connect_webhook_provider().plan(), plan)
+        })
+    }
+
     /// After a trap, a fresh instance with the plan compiled again.
     fn renew(&mut self) -> Result<(), HostError> {
         if !self.instance.poisoned {
@@ -603,17 +619,7 @@ impl Session {
 
     /// Warnings found while compiling.
     pub fn warnings(&mut self) -> Result<Vec<Problem>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance.call(
-            0,
-            |_| 0,
-            |store, b| {
-                b.connect_webhook_provider()
-                    .plan()
-                    .call_warnings(store, plan)
-            },
-        )
+        self.plan_call(0, |_| 0, |store, p, plan| p.call_warnings(store, plan))
     }
 
     /// Fuel left after the last call.
@@ -639,19 +645,12 @@ impl Session {
         changes: &Changes,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                page.wire_size() + changes.wire_size() + context.wire_size(),
-                requests_size,
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_on_changes(store, plan, page, changes, context)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            page.wire_size() + changes.wire_size() + context.wire_size(),
+            requests_size,
+            |store, p, plan| p.call_on_changes(store, plan, page, changes, context),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// An on-demand run.
@@ -672,19 +671,12 @@ impl Session {
         members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                members.wire_size() + context.wire_size(),
-                requests_size,
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_on_demand(store, plan, mode, members, context)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            members.wire_size() + context.wire_size(),
+            requests_size,
+            |store, p, plan| p.call_on_demand(store, plan, mode, members, context),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// A scheduled run over one page of members.
@@ -705,19 +697,12 @@ impl Session {
         members: &Page,
         context: &RenderContext,
     ) -> Result<Vec<HttpRequest>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                schedule.len() + members.wire_size() + context.wire_size(),
-                requests_size,
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_on_schedule(store, plan, schedule, members, context)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            schedule.len() + members.wire_size() + context.wire_size(),
+            requests_size,
+            |store, p, plan| p.call_on_schedule(store, plan, schedule, members, context),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// The next fire time of a schedule strictly after `after`.
@@ -726,19 +711,12 @@ impl Session {
         schedule: &str,
         after: Instant,
     ) -> Result<Option<Instant>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                schedule.len(),
-                |_| 0,
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_next_fire(store, plan, schedule, after)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            schedule.len(),
+            |_| 0,
+            |store, p, plan| p.call_next_fire(store, plan, schedule, after),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// The next `count` fire times of a schedule.
@@ -748,36 +726,22 @@ impl Session {
         after: Instant,
         count: u32,
     ) -> Result<Vec<Instant>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                schedule.len(),
-                |_| 0,
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_preview(store, plan, schedule, after, count)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            schedule.len(),
+            |_| 0,
+            |store, p, plan| p.call_preview(store, plan, schedule, after, count),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// The OAuth token request.
     pub fn token_request(&mut self) -> Result<HttpRequest, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                0,
-                |r: &Result<HttpRequest, RenderError>| r.as_ref().map_or(0, |r| r.wire_size()),
-                |store, b| {
-                    b.connect_webhook_provider()
-                        .plan()
-                        .call_token_request(store, plan)
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            0,
+            |r: &Result<HttpRequest, RenderError>| r.as_ref().map_or(0, |r| r.wire_size()),
+            |store, p, plan| p.call_token_request(store, plan),
+        )?
+        .map_err(HostError::Render)
     }
 
     /// Parse a token response: the outer error is the host's, the inner the OAuth one.
@@ -787,16 +751,10 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Result<AccessToken, OauthError>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance.call(
+        self.plan_call(
             body.len(),
             |_| 0,
-            |store, b| {
-                b.connect_webhook_provider()
-                    .plan()
-                    .call_accept_token(store, plan, status, body, now)
-            },
+            |store, p, plan| p.call_accept_token(store, plan, status, body, now),
         )
     }
 
@@ -807,16 +765,10 @@ impl Session {
         headers: &[Header],
         now: Instant,
     ) -> Result<Verdict, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance.call(
+        self.plan_call(
             headers.wire_size(),
             |_| 0,
-            |store, b| {
-                b.connect_webhook_provider()
-                    .plan()
-                    .call_classify(store, plan, status, headers, now)
-            },
+            |store, p, plan| p.call_classify(store, plan, status, headers, now),
         )
     }
 
@@ -843,23 +795,12 @@ impl Session {
         body: &[u8],
         now: Instant,
     ) -> Result<Vec<Header>, HostError> {
-        self.renew()?;
-        let plan = self.plan;
-        self.instance
-            .call(
-                delivery_id.len() + body.len(),
-                |r: &Result<Vec<Header>, RenderError>| r.as_ref().map_or(0, |h| h.wire_size()),
-                |store, b| {
-                    b.connect_webhook_provider().plan().call_sign(
-                        store,
-                        plan,
-                        delivery_id,
-                        body,
-                        now,
-                    )
-                },
-            )?
-            .map_err(HostError::Render)
+        self.plan_call(
+            delivery_id.len() + body.len(),
+            |r: &Result<Vec<Header>, RenderError>| r.as_ref().map_or(0, |h| h.wire_size()),
+            |store, p, plan| p.call_sign(store, plan, delivery_id, body, now),
+        )?
+        .map_err(HostError::Render)
     }
 }
 
