@@ -2,6 +2,6 @@
 //! is due ([`dispatch`]).
 
 pub mod dispatch;
-pub mod store;
+pub mod sqlite;
 
-pub use store::*;
+pub use sqlite::*;
