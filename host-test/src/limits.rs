@@ -175,6 +175,17 @@ pub const MAX_LIST: usize = 1_000;
 /// some other way (a clock step) is noticed. One cheap query a second when idle.
 pub const IDLE_POLL: Duration = Duration::from_secs(1);
 
+/// How much longer a claim on a delivery in a shared (PostgreSQL) outbox lasts than the
+/// request timeout: a worker records its attempt within the lease, so no other worker
+/// takes the delivery over while it is still being attempted (the record's round trip,
+/// a token fetch and a slow DNS answer fit in it); a worker that dies has its claims
+/// taken over this long after the timeout.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Connections a shared outbox's pool keeps beyond one per concurrent attempt: the
+/// dispatcher's own queries, the API's writes and the schedules' timer.
+pub const POOL_SPARE_CONNECTIONS: usize = 4;
+
 /// How long a stopping host waits for attempts in flight to end and be recorded: an
 /// attempt left behind is sent again after the restart (a duplicate the receiver must
 /// absorb), and most attempts end within a second. Shorter than the 10 s a container

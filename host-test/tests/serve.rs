@@ -2,81 +2,23 @@
 //! bounded load.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_test::reference::receiver::{Receiver, Reply};
 use scratch::Scratch;
 use serde_json::{Value as Json, json};
+use serving::*;
 
 mod scratch;
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+mod serving;
 
 /// A fresh directory for one test's files, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
     Scratch::new("serve", name)
-}
-
-fn write_json(path: &Path, v: &Json) {
-    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
-}
-
-/// A configuration posting to `url`, signed, no OAuth.
-fn config(url: &str) -> Json {
-    json!({
-        "name": "serve test",
-        "webhook-url": url,
-        "include-platform-token": false,
-        "headers": [],
-        "query": [],
-        "signing-secrets": [SECRET],
-        "max-body-bytes": 262144
-    })
-}
-
-/// A strategy sending each change of a Customer on its own (batch size 1).
-fn strategy(batch_size: u32) -> Json {
-    json!({
-        "name": "Customers out",
-        "entity": "Customer",
-        "body": [{ "key": "Entity", "text": "Customer" }],
-        "records": [
-            { "key": "Code", "expression": "[Code]" },
-            { "key": "Name", "expression": "[Name]" },
-            { "key": "Status", "expression": "[Status]" },
-            { "key": "Notes", "expression": "[Notes]" }
-        ],
-        "run-options": {
-            "run-as-user": "svc-sync",
-            "batch-size": batch_size,
-            "sync-enabled": true,
-            "sync-record-limit": 20,
-            "async-enabled": true,
-            "added": { "enabled": true },
-            "updated": { "enabled": true },
-            "deleted": { "enabled": true }
-        }
-    })
-}
-
-/// An `updated` change of `code` to version `v`.
-fn change(code: &str, v: usize, notes: &str) -> Json {
-    json!({
-        "event-id": format!("evt-{code}-{v}"),
-        "kind": "updated",
-        "entity": "Customer",
-        "code": code,
-        "new": { "Code": code, "Name": format!("{code} v{v}"), "Status": "Active", "Notes": notes },
-        "prior": { "Code": code, "Name": format!("{code} v{}", v.saturating_sub(1)), "Status": "Active", "Notes": notes },
-        "changed-by": "alice",
-        "at": "2026-11-30T10:00:00Z"
-    })
 }
 
 /// `host-test serve` on the `outbox.sqlite` in `dir` and its definitions: the directory
@@ -97,19 +39,6 @@ fn serve_command(dir: &Path) -> Command {
     cmd
 }
 
-/// Write a definitions directory `defs/` in `dir`: the configuration `config` and each
-/// strategy, bound to it, as `NAME.config.json` and `NAME.strategy.json`.
-fn definitions(dir: &Path, config: &Json, strategies: &[Json]) {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(&defs).unwrap();
-    write_json(&defs.join("shared.config.json"), config);
-    for (i, st) in strategies.iter().enumerate() {
-        let mut st = st.clone();
-        st["configuration"] = config["name"].clone();
-        write_json(&defs.join(format!("s{i}.strategy.json")), &st);
-    }
-}
-
 /// Run `serve` in `dir` with `args`, which must make it exit with `code` before it
 /// listens; its stderr.
 fn serve_fails(dir: &Path, args: &[&str], code: i32) -> String {
@@ -119,165 +48,15 @@ fn serve_fails(dir: &Path, args: &[&str], code: i32) -> String {
     stderr
 }
 
-/// `strategy(batch_size)` under another name.
-fn named(name: &str, batch_size: u32) -> Json {
-    let mut s = strategy(batch_size);
-    s["name"] = json!(name);
-    s
-}
-
-/// A `serve` process.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
+/// `serve` on the outbox in `dir`, as the tests start it.
 impl Serve {
     fn start(dir: &Path, extra: &[&str]) -> Serve {
         Serve::try_start(dir, extra).unwrap_or_else(|e| panic!("serve did not start: {e}"))
     }
 
     fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
-        let mut cmd = serve_command(dir);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-http",
-            "--allow-host",
-            "127.0.0.1",
-        ])
-        .arg("--log")
-        .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(a.to_string());
-                }
-                l.lock().unwrap().push(line);
-            }
-        });
-        let errors = Arc::new(Mutex::new(String::new()));
-        let e = errors.clone();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            e.lock().unwrap().push_str(&s);
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => Ok(Serve {
-                child,
-                addr: a.parse().unwrap(),
-                lines,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().map_err(|e| e.to_string())?;
-                std::thread::sleep(Duration::from_millis(100));
-                Err(format!(
-                    "{status}; stdout: {:?}; stderr: {}",
-                    lines.lock().unwrap(),
-                    errors.lock().unwrap()
-                ))
-            }
-        }
+        Serve::spawn(serve_command(dir), dir, extra)
     }
-
-    /// One HTTP/1.1 request; the status and the JSON body.
-    fn call(&self, method: &str, target: &str, body: &[u8]) -> (u16, Json) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Json::Null))
-    }
-
-    fn post(&self, target: &str, body: &Json) -> (u16, Json) {
-        self.call("POST", target, body.to_string().as_bytes())
-    }
-
-    fn get(&self, target: &str) -> (u16, Json) {
-        self.call("GET", target, b"")
-    }
-
-    /// Resident and peak resident memory, in KiB.
-    fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn ids(answer: &Json) -> Vec<String> {
-    answer["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
-}
-
-fn small_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 /// The crash test: a few hundred changes to a slow receiver that sometimes fails, the

@@ -20,11 +20,14 @@ pub struct Args {
     /// as `ENTITY=FILE` (repeatable), or `FILE` when the strategies serve one entity.
     #[arg(long, value_name = "[ENTITY=]FILE")]
     pub members: Vec<String>,
-    /// The outbox file (SQLite); created when missing, resumed when present.
-    #[arg(long, default_value = host_test::outbox::DEFAULT_PATH)]
-    pub outbox: PathBuf,
+    /// The outbox: a SQLite file, created when missing and resumed when present; or a
+    /// PostgreSQL database (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`) that many
+    /// `serve` processes share, its schema created or migrated at start.
+    #[arg(long, default_value = host_test::outbox::DEFAULT_PATH, value_parser = parse_location)]
+    pub outbox: host_test::outbox::Location,
     /// The key sealing the definitions' secrets in the outbox; made when missing.
-    /// Default: `secrets.key` beside the outbox.
+    /// Default: `secrets.key` beside a SQLite outbox; with PostgreSQL it must be given,
+    /// the same file for every host sharing the database.
     #[arg(long, value_name = "FILE")]
     pub secrets_key: Option<PathBuf>,
     /// The API's address (loopback only; port 0 picks a free port).
@@ -117,7 +120,18 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         retry,
         sandbox,
     } = args;
-    let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
+    use host_test::outbox::Location;
+    let secrets_key = match (secrets_key, &outbox) {
+        (Some(key), _) => key,
+        (None, Location::File(path)) => path.with_file_name("secrets.key"),
+        (None, Location::Postgres(_)) => {
+            return Err(format!(
+                "--outbox {outbox}: a PostgreSQL outbox needs --secrets-key FILE, the same key file for every host sharing the database (each host unseals the definitions the others stored)"
+            ));
+        }
+    };
+    // A claim outlives the longest attempt, so no live host's attempt is taken over.
+    let lease = std::time::Duration::from_secs(delivery.timeout) + host_test::limits::LEASE_MARGIN;
     let (policy, limits) = (retry.policy(), sandbox.limits());
 
     let (given, unread) = definitions.read();
@@ -142,6 +156,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         let options = ServeOptions {
             listen,
             outbox: outbox.clone(),
+            lease,
             secrets_key,
             definitions: given,
             unread,
@@ -179,7 +194,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             .map_err(|e| e.to_string())?;
         out!(
             "outbox {}: {} pending (resumed), {} delivered, {} dead",
-            outbox.display(),
+            outbox,
             counts.pending,
             counts.delivered,
             counts.dead
@@ -214,6 +229,11 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--outbox`: a `postgres://` URL or a file.
+fn parse_location(text: &str) -> Result<host_test::outbox::Location, String> {
+    Ok(host_test::outbox::Location::parse(text))
 }
 
 /// The member store's starting content from `--members [ENTITY=]FILE`: a file without an

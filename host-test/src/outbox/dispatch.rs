@@ -74,6 +74,8 @@ pub struct Dispatcher {
     wake: Notify,
     /// Delivery ids being attempted (or reserved by a synchronous run).
     taken: Mutex<HashSet<String>>,
+    /// A shared outbox's disabled endpoints as this host last read them, and when.
+    followed: Mutex<(HashSet<String>, Option<tokio::time::Instant>)>,
     stopping: std::sync::atomic::AtomicBool,
     attempts: AtomicU64,
     delivered: AtomicU64,
@@ -101,11 +103,13 @@ impl Dispatcher {
         log: Arc<DeliveryLog>,
         concurrency: usize,
     ) -> Result<Arc<Dispatcher>, OutboxError> {
-        for (endpoint, why) in outbox.disabled_endpoints()? {
+        let disabled = outbox.disabled_endpoints()?;
+        for (endpoint, why) in &disabled {
             for d in deliverers.all() {
-                d.disable(&endpoint, &why);
+                d.disable(endpoint, why);
             }
         }
+        let followed = disabled.into_iter().map(|(e, _)| e).collect();
         Ok(Arc::new(Dispatcher {
             outbox,
             deliverers,
@@ -114,6 +118,7 @@ impl Dispatcher {
             concurrency: concurrency.max(1),
             wake: Notify::new(),
             taken: Mutex::new(HashSet::new()),
+            followed: Mutex::new((followed, None)),
             stopping: std::sync::atomic::AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -161,9 +166,39 @@ impl Dispatcher {
         eprintln!("host-test serve: {e}");
     }
 
+    /// In an outbox other hosts share, disable (and enable again) in every engine the
+    /// endpoints the others disabled (or replayed), at most once per [`IDLE_POLL`].
+    fn follow_endpoints(&self) {
+        if !self.outbox.is_shared() {
+            return;
+        }
+        let mut followed = self.followed.lock().unwrap_or_else(|p| p.into_inner());
+        let (known, last) = &mut *followed;
+        let at = tokio::time::Instant::now();
+        if last.is_some_and(|l| at.duration_since(l) < IDLE_POLL) {
+            return;
+        }
+        *last = Some(at);
+        let disabled = match self.outbox.disabled_endpoints() {
+            Ok(d) => d,
+            Err(e) => return self.store_error(&e),
+        };
+        let now: HashSet<String> = disabled.iter().map(|(e, _)| e.clone()).collect();
+        for engine in self.deliverers.all() {
+            for (endpoint, why) in disabled.iter().filter(|(e, _)| !known.contains(e)) {
+                engine.disable(endpoint, why);
+            }
+            for endpoint in known.difference(&now) {
+                engine.enable(endpoint);
+            }
+        }
+        *known = now;
+    }
+
     /// Run forever: hand out due deliveries, sleep until the next is due or work comes.
     pub async fn run(self: Arc<Self>) {
         loop {
+            self.follow_endpoints();
             let now = now_ms(self.clock.as_ref());
             let free = self.concurrency.saturating_sub(self.taken().len());
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {

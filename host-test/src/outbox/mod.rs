@@ -1,7 +1,12 @@
-//! Durable deliveries: the outbox file ([`store`]) and the dispatcher that attempts what
-//! is due ([`dispatch`]).
+//! Durable deliveries: the outbox ([`Outbox`], in a SQLite file by default ([`sqlite`]) or
+//! a PostgreSQL database that many hosts share ([`postgres`])) and the dispatcher that
+//! attempts what is due ([`dispatch`]).
 
+pub mod backend;
 pub mod dispatch;
+pub mod postgres;
 pub mod sqlite;
 
+pub use backend::{Location, Outbox, Sharing};
+pub use postgres::FireClaim;
 pub use sqlite::*;

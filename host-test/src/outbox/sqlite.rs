@@ -78,7 +78,7 @@ const SCHEMA_VERSION: i64 = 2;
 
 /// Separates a strategy's name from a member code in `queue_codes`, where each
 /// strategy's records queue on their own: a control character no name or code holds.
-const QUEUE_SEPARATOR: char = '\u{1f}';
+pub(super) const QUEUE_SEPARATOR: char = '\u{1f}';
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -337,19 +337,21 @@ pub enum ReplayError {
     Store(String),
 }
 
-/// The outbox file.
-pub struct Outbox {
+/// The outbox file (SQLite): the backend of [`super::Outbox`] for a path.
+pub struct SqliteOutbox {
     path: PathBuf,
     conn: Mutex<Connection>,
 }
 
-impl fmt::Debug for Outbox {
+impl fmt::Debug for SqliteOutbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Outbox").field("path", &self.path).finish()
+        f.debug_struct("SqliteOutbox")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
-fn headers_json(headers: &[Header]) -> String {
+pub(super) fn headers_json(headers: &[Header]) -> String {
     let list: Vec<Json> = headers
         .iter()
         .map(|h| {
@@ -364,7 +366,7 @@ fn headers_json(headers: &[Header]) -> String {
     Json::Array(list).to_string()
 }
 
-fn headers_from(text: &str) -> Vec<Header> {
+pub(super) fn headers_from(text: &str) -> Vec<Header> {
     serde_json::from_str::<Vec<(String, String)>>(text)
         .unwrap_or_default()
         .into_iter()
@@ -372,14 +374,14 @@ fn headers_from(text: &str) -> Vec<Header> {
         .collect()
 }
 
-fn method_word(m: HttpMethod) -> &'static str {
+pub(super) fn method_word(m: HttpMethod) -> &'static str {
     match m {
         HttpMethod::Post => "POST",
         HttpMethod::Get => "GET",
     }
 }
 
-fn method_from(word: &str) -> HttpMethod {
+pub(super) fn method_from(word: &str) -> HttpMethod {
     if word == "GET" {
         HttpMethod::Get
     } else {
@@ -387,14 +389,14 @@ fn method_from(word: &str) -> HttpMethod {
     }
 }
 
-fn codes_from(text: &str) -> Vec<String> {
+pub(super) fn codes_from(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-impl Outbox {
+impl SqliteOutbox {
     /// Open (creating it and its directory if need be) the outbox at `path`, and take it
     /// for this process alone.
-    pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
+    pub fn open(path: &Path) -> Result<SqliteOutbox, OutboxError> {
         let at = |what: &str, e: &dyn fmt::Display| {
             OutboxError(format!("outbox {}: {what}: {e}", path.display()))
         };
@@ -452,7 +454,7 @@ impl Outbox {
                 ));
             }
         }
-        Ok(Outbox {
+        Ok(SqliteOutbox {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
         })
@@ -873,7 +875,7 @@ pub struct Stored {
     pub body: String,
 }
 
-impl Outbox {
+impl SqliteOutbox {
     /// Store a new version of a definition; its version number.
     pub fn put_definition(
         &self,
@@ -1103,6 +1105,7 @@ fn listed_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Listed> {
 
 #[cfg(test)]
 mod tests {
+    use super::SqliteOutbox as Outbox;
     use super::*;
     use crate::scratch::Scratch;
 

@@ -27,13 +27,14 @@ mod timer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
 use crate::contract::bindings::Member;
 use crate::delivery::log::DeliveryLog;
-use crate::outbox::Outbox;
 use crate::outbox::dispatch::Dispatcher;
+use crate::outbox::{Location, Outbox, Sharing};
 use crate::sandbox::runtime::Runtime;
 use crate::server::{Handler, Server, ServerLimits, serve_on};
 use crate::time::clock::Clock;
@@ -52,8 +53,10 @@ pub use crate::limits::DEFAULT_LIST;
 pub struct ServeOptions {
     /// The address to listen on (loopback only).
     pub listen: SocketAddr,
-    /// The outbox file.
-    pub outbox: PathBuf,
+    /// The outbox: a SQLite file, or a PostgreSQL database other hosts may share.
+    pub outbox: Location,
+    /// How long a claim in a shared outbox lasts: longer than an attempt can take.
+    pub lease: Duration,
     /// The key that seals the definitions' secrets in the outbox.
     pub secrets_key: PathBuf,
     /// The definitions given at start (files), over those the outbox holds.
@@ -132,7 +135,11 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         )
         .into());
     }
-    let outbox = Arc::new(Outbox::open(&options.outbox).map_err(|e| e.to_string())?);
+    let sharing = Sharing {
+        connections: options.concurrency + crate::limits::POOL_SPARE_CONNECTIONS,
+        lease: options.lease,
+    };
+    let outbox = Arc::new(Outbox::open_at(&options.outbox, sharing).map_err(|e| e.to_string())?);
     let key = SealKey::load_or_create(&options.secrets_key)?;
     let catalog = Arc::new(Catalog::new(
         runtime.clone(),

@@ -14,10 +14,11 @@ use jiff::Timestamp;
 
 use crate::catalog::{Bound, Catalog, Change};
 use crate::contract::bindings::{Configuration, HttpRequest};
-use crate::outbox::Origin;
+use crate::limits::IDLE_POLL;
 use crate::outbox::dispatch::Dispatcher;
+use crate::outbox::{FireClaim, Origin};
 use crate::sandbox::runtime::Runtime;
-use crate::scheduler::{Event, Scheduler, Sink};
+use crate::scheduler::{Event, Fire, Scheduler, Sink};
 use crate::time::clock::MAX_SLEEP;
 use crate::time::instant;
 
@@ -141,45 +142,63 @@ impl Timer {
     }
 
     /// Fire what is due, sleep until the next fire or the next change, and again, until
-    /// the catalog is gone.
+    /// the catalog is gone. Each fire instant is claimed in the outbox before it renders:
+    /// in a database other hosts share, the host that claims it renders it and the others
+    /// leave it, and come back to it while its claim is held (a holder that dies has it
+    /// taken over after its lease).
     fn run(&mut self, changes: &mpsc::Receiver<Change>) {
         let mut sink = OutboxSink {
             dispatcher: self.dispatcher.clone(),
             catalog: self.catalog.clone(),
         };
         let outbox = self.dispatcher.outbox().clone();
+        // Fires another host holds, to ask about again.
+        let mut held: Vec<Fire> = Vec::new();
         loop {
             let now = Timestamp::now();
-            self.scheduler.step(now, &mut sink, &mut |event| {
-                let (fire, line) = match &event {
-                    Event::Fired {
+            let (fires, errors) = self.scheduler.due(now);
+            for e in errors {
+                println!("{}", line(&Event::ScheduleFailed(e)));
+            }
+            for fire in std::mem::take(&mut held).into_iter().chain(fires) {
+                let at = fire.at.as_millisecond();
+                match outbox.claim_fire(&fire.strategy, &fire.schedule, at) {
+                    Ok(FireClaim::Ours) => {}
+                    Ok(FireClaim::Done) => continue,
+                    Ok(FireClaim::Held) => {
+                        held.push(fire);
+                        continue;
+                    }
+                    Err(e) => {
+                        eprintln!("host-test serve: {e}");
+                        held.push(fire);
+                        continue;
+                    }
+                }
+                let event = match self.scheduler.run_fire(&fire, &mut sink) {
+                    Ok((pages, requests)) => Event::Fired {
                         fire,
                         pages,
                         requests,
-                    } => (
-                        Some(fire),
-                        format!(
-                            "schedule {:?} of {:?} fired at {}: {pages} page(s), {requests} request(s) written to the outbox",
-                            fire.schedule, fire.strategy, fire.at
-                        ),
-                    ),
-                    Event::FireFailed { fire, error } => (Some(fire), format!("{error}")),
-                    Event::ScheduleFailed(e) => (None, format!("{e}")),
+                    },
+                    Err(error) => Event::FireFailed { fire, error },
                 };
-                println!("{line}");
-                if let Some(f) = fire
-                    && let Err(e) =
-                        outbox.schedule_fired(&f.strategy, &f.schedule, f.at.as_millisecond())
+                println!("{}", line(&event));
+                if let Event::Fired { fire: f, .. } | Event::FireFailed { fire: f, .. } = &event
+                    && let Err(e) = outbox.schedule_fired(&f.strategy, &f.schedule, at)
                 {
                     eprintln!("host-test serve: {e}");
                 }
-            });
-            let wait = self
+            }
+            let mut wait = self
                 .scheduler
                 .next_wake()
                 .map(|w| Duration::try_from(now.duration_until(w)).unwrap_or_default())
                 .unwrap_or(MAX_SLEEP)
                 .min(MAX_SLEEP);
+            if !held.is_empty() {
+                wait = wait.min(IDLE_POLL);
+            }
             match changes.recv_timeout(wait) {
                 Ok(change) => {
                     if let Err(e) = self.apply(change) {
@@ -190,6 +209,22 @@ impl Timer {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+    }
+}
+
+/// What a schedule event prints.
+fn line(event: &Event) -> String {
+    match event {
+        Event::Fired {
+            fire,
+            pages,
+            requests,
+        } => format!(
+            "schedule {:?} of {:?} fired at {}: {pages} page(s), {requests} request(s) written to the outbox",
+            fire.schedule, fire.strategy, fire.at
+        ),
+        Event::FireFailed { error, .. } => format!("{error}"),
+        Event::ScheduleFailed(e) => format!("{e}"),
     }
 }
 
