@@ -388,7 +388,12 @@ impl PgOutbox {
 
     fn run<R>(&self, what: &str, f: impl Future<Output = PgResult<R>>) -> Result<R, OutboxError> {
         let _in = self.runtime.as_ref().map(|rt| rt.enter());
-        block_on(f).map_err(|e| OutboxError(format!("outbox {}: {what}: {e}", self.shown)))
+        // Unconstrained: a caller that is a task which spent its cooperative budget (an
+        // attempt's HTTP exchange) would otherwise have the pool's semaphore answer
+        // "not yet" for ever, as tokio tells a task to yield to the scheduler it is
+        // not running on here.
+        block_on(tokio::task::unconstrained(f))
+            .map_err(|e| OutboxError(format!("outbox {}: {what}: {e}", self.shown)))
     }
 
     /// Create the schema, or bring it to [`SCHEMA_VERSION`], or refuse a newer one.

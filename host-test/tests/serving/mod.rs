@@ -94,6 +94,8 @@ pub struct Serve {
     pub child: Child,
     pub addr: SocketAddr,
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// What it printed on stderr so far.
+    pub errors: Arc<Mutex<String>>,
 }
 
 impl Serve {
@@ -114,7 +116,7 @@ impl Serve {
         .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
         let l = lines.clone();
@@ -129,15 +131,18 @@ impl Serve {
         let errors = Arc::new(Mutex::new(String::new()));
         let e = errors.clone();
         std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            e.lock().unwrap().push_str(&s);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut e = e.lock().unwrap();
+                e.push_str(&line);
+                e.push('\n');
+            }
         });
         match rx.recv_timeout(Duration::from_secs(120)) {
             Ok(a) => Ok(Serve {
                 child,
                 addr: a.parse().unwrap(),
                 lines,
+                errors,
             }),
             Err(_) => {
                 let _ = child.kill();

@@ -1,0 +1,346 @@
+//! Several `host-test serve` processes on one PostgreSQL outbox: a worker killed and
+//! another restarted while 5,000 changes go out, a schedule that three replicas run, and
+//! the database restarted under them. Each test has a database (or a server) of its own.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use host_test::reference::receiver::{Receiver, Reply};
+use scratch::Scratch;
+use serde_json::{Value as Json, json};
+use serving::*;
+
+mod pg;
+mod scratch;
+mod serving;
+
+/// How every worker here delivers: quick retries, and a 1 s timeout, so a dead worker's
+/// claims (lease: timeout + `LEASE_MARGIN`) are taken over within seconds.
+const ARGS: [&str; 8] = [
+    "--retry-base-ms",
+    "20",
+    "--retry-cap-ms",
+    "200",
+    "--concurrency",
+    "4",
+    "--timeout",
+    "1",
+];
+
+/// `serve` on the database at `url` with the definitions in `dir/defs` and the secrets
+/// key all the workers share.
+fn worker(dir: &Path, url: &str, extra: &[&str]) -> Serve {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+    cmd.arg("serve")
+        .arg("--definitions")
+        .arg(dir.join("defs"))
+        .args(["--outbox", url])
+        .arg("--secrets-key")
+        .arg(dir.join("secrets.key"));
+    let mut args: Vec<&str> = ARGS.to_vec();
+    args.extend(extra);
+    Serve::spawn(cmd, dir, &args).unwrap_or_else(|e| panic!("serve did not start: {e}"))
+}
+
+/// Stop a worker as an operator does (SIGTERM): it finishes its attempts in flight.
+fn stop(mut w: Serve) {
+    let pid = w.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    w.child.wait().unwrap();
+}
+
+/// A receiver that records each verified delivery id it accepts, in order; one delivery
+/// in eight fails its first time.
+fn receiver(rt: &tokio::runtime::Runtime) -> (Receiver, Arc<Mutex<Vec<String>>>) {
+    let ok: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let o = ok.clone();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .secrets(vec![SECRET.into()])
+                .respond(move |r| {
+                    let id = r.header("webhook-id").unwrap_or_default().to_string();
+                    let h = small_hash(&id);
+                    let delay = Duration::from_millis(1 + h % 4);
+                    if r.seen <= usize::from(h.is_multiple_of(8)) {
+                        return Reply::status(503, "busy").after(delay);
+                    }
+                    if r.verified.is_ok() {
+                        o.lock().unwrap().push(id);
+                        Reply::status(200, "ok").after(delay)
+                    } else {
+                        Reply::status(400, "bad signature")
+                    }
+                })
+                .start(),
+        )
+        .unwrap();
+    (receiver, ok)
+}
+
+/// Post version `v` of every one of `codes` records to `w`, again while the store is
+/// failing (`503`: nothing was accepted; the same changes make the same delivery ids);
+/// the accepted (delivery id, record) pairs in change order.
+fn post_version(w: &Serve, codes: usize, v: usize) -> Vec<(String, String)> {
+    let batch: Vec<Json> = (0..codes)
+        .map(|c| change(&format!("C{c:03}"), v, "n"))
+        .collect();
+    let body = Json::Array(batch);
+    let mut tries = 0;
+    loop {
+        let (status, answer) = w.post("/changes", &body);
+        if status == 202 {
+            let deliveries = answer["deliveries"].as_array().unwrap();
+            assert_eq!(deliveries.len(), codes, "{answer}");
+            return deliveries
+                .iter()
+                .zip(0..codes)
+                .map(|(d, c)| (d["id"].as_str().unwrap().to_string(), format!("C{c:03}")))
+                .collect();
+        }
+        tries += 1;
+        assert!(
+            status == 503 && tries < 300,
+            "version {v}: {status} {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every accepted delivery arrived, nothing else did, and each record's first arrivals
+/// came in change order.
+fn assert_all_arrived_in_order(
+    ok: &Mutex<Vec<String>>,
+    accepted: &[(String, String)],
+    workers: &[&Serve],
+) {
+    let all: HashSet<String> = accepted.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(all.len(), accepted.len(), "every change has its own id");
+    let complete = wait_until(Duration::from_secs(300), || {
+        let seen: HashSet<String> = ok.lock().unwrap().iter().cloned().collect();
+        all.is_subset(&seen)
+    });
+    let seen: HashSet<String> = ok.lock().unwrap().iter().cloned().collect();
+    let lost: Vec<&String> = all.difference(&seen).collect();
+    let said = || -> String {
+        workers
+            .iter()
+            .map(|w| {
+                let e = w.errors.lock().unwrap();
+                let from = e.len().saturating_sub(2000);
+                format!(
+                    "\n--- a worker's stderr, its end:\n{}",
+                    &e[e.floor_char_boundary(from)..]
+                )
+            })
+            .collect()
+    };
+    assert!(
+        complete && lost.is_empty(),
+        "lost {} deliveries: {:?}{}",
+        lost.len(),
+        lost.iter().take(10).collect::<Vec<_>>(),
+        said()
+    );
+    assert!(seen.is_subset(&all), "the receiver got ids nobody accepted");
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    let arrivals = ok.lock().unwrap().clone();
+    for (i, id) in arrivals.iter().enumerate() {
+        first.entry(id.as_str()).or_insert(i);
+    }
+    let mut last: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (id, code) in accepted {
+        let at = first[id.as_str()];
+        if let Some((prev, prev_id)) = last.get(code.as_str()) {
+            assert!(
+                at > *prev,
+                "{code}: delivery {id} arrived before the earlier change's {prev_id}"
+            );
+        }
+        last.insert(code, (at, id));
+    }
+}
+
+/// Wait until the outbox, as `w` reads it, holds `total` delivered and nothing pending.
+fn assert_drained(w: &Serve, total: usize) {
+    let drained = wait_until(Duration::from_secs(60), || {
+        let (_, l) = w.get("/deliveries?limit=1");
+        l["counts"]["pending"] == 0 && l["counts"]["delivered"] == total
+    });
+    assert!(drained, "{}", w.get("/deliveries?limit=1").1["counts"]);
+    assert_eq!(w.get("/deliveries?limit=1").1["counts"]["dead"], 0);
+}
+
+#[test]
+fn three_workers_one_killed_one_restarted_deliver_every_change_in_order() {
+    const CODES: usize = 100;
+    const VERSIONS: usize = 50;
+    let Some(url) = pg::database("three_workers") else {
+        return;
+    };
+    let rt = tokio();
+    let (receiver, ok) = receiver(&rt);
+    let dir = Scratch::new("serve_postgres", "three_workers");
+    definitions(
+        &dir,
+        &config(&receiver.url("/hook")),
+        &[named("Customers out", 1)],
+    );
+    let mut workers: Vec<Option<Serve>> = (0..3).map(|_| Some(worker(&dir, &url, &[]))).collect();
+    let mut accepted = Vec::new();
+    let mut post = |workers: &[Option<Serve>], v: usize| {
+        let alive: Vec<&Serve> = workers.iter().flatten().collect();
+        accepted.extend(post_version(alive[v % alive.len()], CODES, v));
+    };
+    for v in 1..=20 {
+        post(&workers, v);
+    }
+    // Worker 0 dies mid-flight: some deliveries arrived, others are in its hands.
+    assert!(
+        wait_until(Duration::from_secs(120), || ok.lock().unwrap().len() >= 500),
+        "only {} arrived",
+        ok.lock().unwrap().len()
+    );
+    workers[0].take().unwrap().kill();
+    let at_kill = ok.lock().unwrap().len();
+    for v in 21..=35 {
+        post(&workers, v);
+    }
+    // Worker 1 is restarted (stopped as an operator stops it, and started again).
+    stop(workers[1].take().unwrap());
+    workers[1] = Some(worker(&dir, &url, &[]));
+    for v in 36..=VERSIONS {
+        post(&workers, v);
+    }
+    assert_eq!(accepted.len(), CODES * VERSIONS);
+    assert!(at_kill < accepted.len(), "all arrived before the kill");
+    let alive: Vec<&Serve> = workers.iter().flatten().collect();
+    assert_all_arrived_in_order(&ok, &accepted, &alive);
+    assert_drained(workers[2].as_ref().unwrap(), CODES * VERSIONS);
+    eprintln!(
+        "three workers: {} deliveries, {at_kill} arrived before the SIGKILL, {} arrived twice",
+        accepted.len(),
+        ok.lock().unwrap().len() - accepted.len()
+    );
+}
+
+#[test]
+fn a_schedule_three_replicas_run_fires_once_per_instant() {
+    let Some(url) = pg::database("three_replicas") else {
+        return;
+    };
+    let rt = tokio();
+    let (receiver, ok) = receiver(&rt);
+    let dir = Scratch::new("serve_postgres", "three_replicas");
+    let mut tick = named("Tick", 10);
+    tick["schedules"] = json!([{ "name": "every second", "cron": "* * * * * *" }]);
+    definitions(&dir, &config(&receiver.url("/hook")), &[tick]);
+    write_json(
+        &dir.join("members.json"),
+        &json!([{ "Code": "M1", "Name": "one", "Status": "Active", "Notes": "n" }]),
+    );
+    let members = dir.join("members.json");
+    let members = ["--members", members.to_str().unwrap()];
+    let replicas: Vec<Serve> = (0..3).map(|_| worker(&dir, &url, &members)).collect();
+    std::thread::sleep(Duration::from_secs(6));
+    // Each replica's stdout names the instants it rendered.
+    let fired: Vec<Vec<String>> = replicas
+        .iter()
+        .map(|r| {
+            r.lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter_map(|l| l.split_once(" fired at ").map(|(_, at)| at.to_string()))
+                .collect()
+        })
+        .collect();
+    drop(replicas);
+    let mut instants: Vec<&String> = fired.iter().flatten().collect();
+    let rendered = instants.len();
+    instants.sort();
+    instants.dedup();
+    assert_eq!(
+        instants.len(),
+        rendered,
+        "an instant was rendered twice: {fired:?}"
+    );
+    assert!(rendered >= 4, "too few fires: {fired:?}");
+    assert!(
+        fired.iter().filter(|f| !f.is_empty()).count() >= 2,
+        "the fires did not spread over the replicas, so this tested nothing: {fired:?}"
+    );
+    // Each fire's one request arrived once.
+    let got = ok.lock().unwrap().clone();
+    let distinct: HashSet<&String> = got.iter().collect();
+    assert_eq!(distinct.len(), got.len(), "a delivery arrived twice");
+    assert!(
+        got.len() + 1 >= rendered,
+        "{} fires rendered, {} arrived",
+        rendered,
+        got.len()
+    );
+}
+
+#[test]
+fn workers_ride_out_a_database_restart_and_lose_nothing() {
+    const CODES: usize = 50;
+    let Some(server) = pg::OwnServer::start() else {
+        return;
+    };
+    let rt = tokio();
+    let (receiver, ok) = receiver(&rt);
+    let dir = Scratch::new("serve_postgres", "db_restart");
+    definitions(
+        &dir,
+        &config(&receiver.url("/hook")),
+        &[named("Customers out", 1)],
+    );
+    let workers = [
+        worker(&dir, &server.url, &[]),
+        worker(&dir, &server.url, &[]),
+    ];
+    let mut accepted = Vec::new();
+    for v in 1..=20 {
+        accepted.extend(post_version(&workers[v % 2], CODES, v));
+    }
+    assert!(wait_until(Duration::from_secs(60), || ok
+        .lock()
+        .unwrap()
+        .len()
+        >= 100));
+    let before = ok.lock().unwrap().len();
+    server.restart();
+    // Changes keep coming: those posted while it is down are refused (503) and posted
+    // again, as a client does.
+    for v in 21..=30 {
+        accepted.extend(post_version(&workers[v % 2], CODES, v));
+    }
+    assert!(before < accepted.len(), "all arrived before the restart");
+    assert_all_arrived_in_order(&ok, &accepted, &workers.iter().collect::<Vec<_>>());
+    assert_drained(&workers[0], accepted.len());
+    let felt: usize = workers
+        .iter()
+        .map(|w| {
+            w.errors
+                .lock()
+                .unwrap()
+                .matches("host-test serve: outbox")
+                .count()
+        })
+        .sum();
+    eprintln!(
+        "database restart: {} deliveries, {before} arrived before it, {felt} outbox call(s) failed during it, {} arrived twice",
+        accepted.len(),
+        ok.lock().unwrap().len() - accepted.len()
+    );
+}
