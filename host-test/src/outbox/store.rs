@@ -1238,6 +1238,8 @@ mod tests {
         }
     }
 
+    use crate::outbox::ReplayFilter;
+
     fn due_ids(o: &Outbox, now: i64) -> Vec<String> {
         o.due(now, 100, &|_| false)
             .unwrap()
@@ -1583,5 +1585,144 @@ mod tests {
             })
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    fn made(number: u32, at: i64, status: u16, error: Option<&str>) -> Last {
+        Last {
+            status: Some(status),
+            error: error.map(str::to_string),
+            response: Some("body".into()),
+            attempt: Some(Made {
+                number,
+                started_ms: at,
+                latency_ms: Some(7),
+            }),
+        }
+    }
+
+    #[test]
+    fn every_attempt_is_kept_with_its_outcome_and_replays_add_to_it() {
+        let d = dir("attempts");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
+        o.enqueue(&origin(), &[request("a", &["X"])], 0).unwrap();
+        let s = seq(&o, "a");
+        o.retry(s, 1, 3, 10, &made(1, 1, 503, Some("HTTP 503")))
+            .unwrap();
+        o.finish(
+            s,
+            State::Dead,
+            "dead-letter",
+            2,
+            &made(2, 11, 500, Some("gave up")),
+            12,
+        )
+        .unwrap();
+        // A delivery skipped without an attempt adds none.
+        o.enqueue(&origin(), &[request("b", &["Y"])], 0).unwrap();
+        o.finish(
+            seq(&o, "b"),
+            State::Dead,
+            "skipped",
+            0,
+            &Last::default(),
+            12,
+        )
+        .unwrap();
+        let a = o.attempts_of("a").unwrap().unwrap();
+        let got: Vec<_> = a
+            .iter()
+            .map(|a| (a.number, a.status, a.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(1, Some(503), "retry"), (2, Some(500), "dead-letter")]
+        );
+        assert_eq!(
+            (a[0].latency_ms, a[0].error.as_deref()),
+            (Some(7), Some("HTTP 503"))
+        );
+        assert_eq!(o.attempts_of("b").unwrap().unwrap(), Vec::new());
+        assert_eq!(o.attempts_of("nope").unwrap(), None);
+        // A bulk replay by strategy since a time: both dead ones finished at 12.
+        let none = ReplayFilter {
+            strategy: Some("s".into()),
+            since_ms: Some(13),
+            ..ReplayFilter::default()
+        };
+        assert_eq!(o.replay_dead(&none, 20).unwrap().count, 0);
+        let other = ReplayFilter {
+            endpoint: Some("https://elsewhere.example/in".into()),
+            ..ReplayFilter::default()
+        };
+        assert_eq!(o.replay_dead(&other, 20).unwrap().count, 0);
+        let all = ReplayFilter {
+            strategy: Some("s".into()),
+            endpoint: Some("https://hooks.example/in".into()),
+            since_ms: Some(12),
+        };
+        let done = o.replay_dead(&all, 20).unwrap();
+        assert_eq!((done.count, done.left), (2, 0));
+        assert_eq!(done.endpoints, ["https://hooks.example/in"]);
+        assert_eq!(o.counts().unwrap().pending, 2);
+        // The replay's attempts go on from the history kept.
+        let s = seq(&o, "a");
+        o.finish(
+            s,
+            State::Delivered,
+            "delivered",
+            1,
+            &made(1, 30, 200, None),
+            31,
+        )
+        .unwrap();
+        assert_eq!(o.attempts_of("a").unwrap().unwrap().len(), 3);
+        // The stored request, as written.
+        let r = o.request_of("a").unwrap().unwrap().0;
+        assert_eq!(
+            (r.body, r.member_codes),
+            (br#"{"id":"a"}"#.to_vec(), vec!["X".to_string()])
+        );
+    }
+
+    #[test]
+    fn breakers_are_kept_and_a_version_2_outbox_gains_the_new_tables() {
+        use crate::delivery::breaker::{Breaker, Position};
+        let d = dir("breakers");
+        let path = d.join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        let open = Breaker {
+            position: Position::Open,
+            failures: 10,
+            opened_ms: Some(5),
+            probe_ms: Some(30_005),
+            probe_wait: std::time::Duration::from_secs(30),
+        };
+        o.save_breaker("https://a.example/", &open, 5).unwrap();
+        o.save_breaker("https://b.example/", &Breaker::default(), 5)
+            .unwrap();
+        assert_eq!(
+            o.breakers().unwrap(),
+            [
+                ("https://a.example/".to_string(), open.clone()),
+                ("https://b.example/".to_string(), Breaker::default())
+            ]
+        );
+        drop(o);
+        // As a version-2 host left it: no attempts, no breakers.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE attempts; DROP TABLE breakers; UPDATE meta SET value = 2 WHERE key = 'schema';")
+            .unwrap();
+        drop(c);
+        let o = Outbox::open(&path).unwrap();
+        assert_eq!(o.breakers().unwrap(), Vec::new());
+        o.save_breaker("https://a.example/", &open, 6).unwrap();
+        drop(o);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, 3);
     }
 }
