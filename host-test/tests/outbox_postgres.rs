@@ -7,8 +7,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use host_test::bindings::{Header, HttpMethod, HttpRequest};
+use host_test::delivery::breaker::{Breaker, Position};
 use host_test::outbox::{
-    FireClaim, Kind, Last, Location, Origin, Outbox, ReplayError, Sharing, State,
+    FireClaim, Kind, Last, Location, Made, Origin, Outbox, ReplayError, ReplayFilter, Sharing,
+    State,
 };
 
 mod pg;
@@ -95,6 +97,20 @@ fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     for h in hosts {
         h.join().unwrap().counts().unwrap();
     }
+    // A version-1 database (before the attempt history and the breakers) is migrated.
+    pg::admin(
+        &url,
+        &[
+            "DROP TABLE attempts, breakers; UPDATE outbox_meta SET value = 1 WHERE key = 'schema'"
+                .to_string(),
+        ],
+    );
+    let o = host(&url, 1_000);
+    o.enqueue(&origin("s"), &[request("m1", &["X"])], 0)
+        .unwrap();
+    assert_eq!(o.attempts_of("m1").unwrap(), Some(Vec::new()));
+    assert!(o.breakers().unwrap().is_empty());
+    drop(o);
     pg::admin(
         &url,
         &["UPDATE outbox_meta SET value = 99 WHERE key = 'schema'".to_string()],
@@ -108,7 +124,7 @@ fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     )
     .unwrap_err();
     assert!(e.0.contains("schema version 99"), "{e}");
-    assert!(e.0.contains("knows versions up to 1"), "{e}");
+    assert!(e.0.contains("knows versions up to 2"), "{e}");
 }
 
 #[test]
@@ -413,4 +429,113 @@ fn endpoints_definitions_and_replays_are_shared() {
     let listed = a.list(Some(State::Pending), 0, 10).unwrap();
     let ids: Vec<&str> = listed.iter().map(|l| l.id.as_str()).collect();
     assert_eq!(ids, ["r2", "r1"]);
+}
+
+fn attempt(number: u32, at: i64, status: u16, error: Option<&str>) -> Last {
+    Last {
+        status: Some(status),
+        error: error.map(str::to_string),
+        response: Some("body".into()),
+        attempt: Some(Made {
+            number,
+            started_ms: at,
+            latency_ms: Some(7),
+        }),
+    }
+}
+
+#[test]
+fn the_attempt_history_bulk_replays_and_breakers_are_shared() {
+    let Some(url) = pg::database("history") else {
+        return;
+    };
+    let (a, b) = (host(&url, 60_000), host(&url, 60_000));
+    a.enqueue(
+        &origin("s"),
+        &[request("h1", &["X"]), request("h2", &["Y"])],
+        0,
+    )
+    .unwrap();
+    let due = a.due(0, 10, &|_| false).unwrap();
+    let (h1, h2) = (&due[0], &due[1]);
+    assert_eq!(h1.created_ms, 0);
+    a.retry(h1.seq, 1, 3, 10, &attempt(1, 1, 503, Some("HTTP 503")))
+        .unwrap();
+    let again = b.due(10, 10, &|_| false).unwrap();
+    assert_eq!(again.len(), 1);
+    b.finish(
+        again[0].seq,
+        State::Dead,
+        "dead-letter",
+        2,
+        &attempt(2, 11, 500, Some("gave up")),
+        12,
+    )
+    .unwrap();
+    a.finish(h2.seq, State::Dead, "skipped", 0, &Last::default(), 12)
+        .unwrap();
+    // Both hosts' attempts, in order, on whichever host reads them.
+    let history = a.attempts_of("h1").unwrap().unwrap();
+    let got: Vec<_> = history
+        .iter()
+        .map(|a| (a.number, a.status, a.outcome.as_str(), a.latency_ms))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, Some(503), "retry", Some(7)),
+            (2, Some(500), "dead-letter", Some(7))
+        ]
+    );
+    assert_eq!(b.attempts_of("h2").unwrap().unwrap(), Vec::new());
+    assert_eq!(b.attempts_of("nope").unwrap(), None);
+    let stored = b.request_of("h1").unwrap().unwrap().0;
+    assert_eq!(stored.body, b"{\"id\":\"h1\"}");
+    assert!(
+        stored
+            .headers
+            .iter()
+            .all(|h| !h.value.contains("real-token")),
+        "no access token is stored"
+    );
+    // A bulk replay by one host: both dead ones, at the back of their queues, counted again
+    // from their replay.
+    let none = ReplayFilter {
+        strategy: Some("s".into()),
+        since_ms: Some(13),
+        ..ReplayFilter::default()
+    };
+    assert_eq!(b.replay_dead(&none, 20).unwrap().count, 0);
+    let all = ReplayFilter {
+        strategy: Some("s".into()),
+        ..ReplayFilter::default()
+    };
+    let done = b.replay_dead(&all, 20).unwrap();
+    assert_eq!((done.count, done.left), (2, 0));
+    assert_eq!(done.endpoints, ["https://hooks.example/in"]);
+    let replayed = a.due(20, 10, &|_| false).unwrap();
+    assert_eq!(replayed.len(), 2);
+    assert!(
+        replayed
+            .iter()
+            .all(|d| d.created_ms == 20 && d.attempts == 0)
+    );
+    // A breaker one host moves, the other reads.
+    let open = Breaker {
+        position: Position::Open,
+        failures: 5,
+        opened_ms: Some(30),
+        probe_ms: Some(60),
+        probe_wait: Duration::from_millis(30),
+    };
+    a.save_breaker("https://hooks.example/in", &open, 30)
+        .unwrap();
+    assert_eq!(
+        b.breakers().unwrap(),
+        [("https://hooks.example/in".to_string(), open.clone())]
+    );
+    let closed = Breaker::default();
+    b.save_breaker("https://hooks.example/in", &closed, 40)
+        .unwrap();
+    assert_eq!(a.breakers().unwrap()[0].1, closed);
 }

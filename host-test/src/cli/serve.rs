@@ -132,7 +132,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     };
     // A claim outlives the longest attempt, so no live host's attempt is taken over.
     let lease = std::time::Duration::from_secs(delivery.timeout) + host_test::limits::LEASE_MARGIN;
-    let (policy, limits) = (retry.policy(), sandbox.limits());
+    let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
     let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
@@ -149,7 +149,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                 Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
                     .configure(config, &strategy.run_options.run_as_user, tokens.clone())
                     .log(log.clone())
-                    .policy(policy)
+                    .policy(policy.clone())
                     .without_dead_letter_list()
             })
         };

@@ -9,9 +9,11 @@ use std::time::Duration;
 use super::postgres::{FireClaim, PgOutbox};
 use super::sqlite::SqliteOutbox;
 use super::{
-    Counts, Due, Enqueued, Kind, Last, Listed, Origin, OutboxError, ReplayError, State, Stored,
+    Attempt, Candidate, Counts, Due, Enqueued, Kind, Last, Listed, Origin, OutboxError,
+    ReplayError, ReplayFilter, Replayed, State, Stored, StoredRequest,
 };
 use crate::contract::bindings::HttpRequest;
+use crate::delivery::breaker::Breaker;
 
 /// Where an outbox is, as `--outbox` gives it.
 #[derive(Clone, PartialEq, Eq)]
@@ -155,7 +157,7 @@ impl Outbox {
         &self,
         now_ms: i64,
         limit: usize,
-        skip: &dyn Fn(&str) -> bool,
+        skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
         either!(self, b => b.due(now_ms, limit, skip))
     }
@@ -305,5 +307,36 @@ impl Outbox {
     /// Pending deliveries of `strategy`.
     pub fn pending_of(&self, strategy: &str) -> Result<u64, OutboxError> {
         either!(self, b => b.pending_of(strategy))
+    }
+
+    /// Every attempt of delivery `id`, in order; `None` when no delivery has the id.
+    pub fn attempts_of(&self, id: &str) -> Result<Option<Vec<Attempt>>, OutboxError> {
+        either!(self, b => b.attempts_of(id))
+    }
+
+    /// The request of delivery `id` as stored.
+    pub fn request_of(&self, id: &str) -> Result<Option<StoredRequest>, OutboxError> {
+        either!(self, b => b.request_of(id))
+    }
+
+    /// Queue again, as new, every dead delivery `filter` takes (at most
+    /// [`crate::limits::MAX_BULK_REPLAY`], oldest first), in one transaction: all or none.
+    pub fn replay_dead(&self, filter: &ReplayFilter, now_ms: i64) -> Result<Replayed, OutboxError> {
+        either!(self, b => b.replay_dead(filter, now_ms))
+    }
+
+    /// Keep `endpoint`'s breaker as it is now.
+    pub fn save_breaker(
+        &self,
+        endpoint: &str,
+        breaker: &Breaker,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        either!(self, b => b.save_breaker(endpoint, breaker, now_ms))
+    }
+
+    /// Every breaker kept, closed ones included, by endpoint.
+    pub fn breakers(&self) -> Result<Vec<(String, Breaker)>, OutboxError> {
+        either!(self, b => b.breakers())
     }
 }

@@ -22,8 +22,9 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::delivery::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
+use crate::delivery::endpoints::{EndpointLimits, EndpointView, Endpoints};
 use crate::delivery::log::DeliveryLog;
-use crate::outbox::{Due, Enqueued, Last, Origin, Outbox, OutboxError, State};
+use crate::outbox::{Candidate, Due, Enqueued, Last, Made, Origin, Outbox, OutboxError, State};
 use crate::time::clock::Clock;
 
 /// The delivery engines of the strategies the host knows, by strategy name.
@@ -64,6 +65,14 @@ pub struct Stats {
     pub store_errors: u64,
 }
 
+/// What the other hosts sharing an outbox recorded, as this host last read it, and when.
+#[derive(Default)]
+struct Followed {
+    disabled: HashSet<String>,
+    breakers: std::collections::HashMap<String, crate::delivery::breaker::Breaker>,
+    at: Option<tokio::time::Instant>,
+}
+
 /// One outbox, the strategies' engines, one loop.
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
@@ -74,8 +83,10 @@ pub struct Dispatcher {
     wake: Notify,
     /// Delivery ids being attempted (or reserved by a synchronous run).
     taken: Mutex<HashSet<String>>,
-    /// A shared outbox's disabled endpoints as this host last read them, and when.
-    followed: Mutex<(HashSet<String>, Option<tokio::time::Instant>)>,
+    /// What other hosts sharing the outbox recorded, as this host last read it.
+    followed: Mutex<Followed>,
+    /// Each endpoint's slots, rate and breaker.
+    endpoints: Endpoints,
     stopping: std::sync::atomic::AtomicBool,
     attempts: AtomicU64,
     delivered: AtomicU64,
@@ -110,7 +121,13 @@ impl Dispatcher {
             }
         }
         let followed = disabled.into_iter().map(|(e, _)| e).collect();
+        let endpoints = Endpoints::restored(
+            outbox.breakers()?,
+            concurrency.max(1),
+            now_ms(clock.as_ref()),
+        );
         Ok(Arc::new(Dispatcher {
+            endpoints,
             outbox,
             deliverers,
             clock,
@@ -118,7 +135,10 @@ impl Dispatcher {
             concurrency: concurrency.max(1),
             wake: Notify::new(),
             taken: Mutex::new(HashSet::new()),
-            followed: Mutex::new((followed, None)),
+            followed: Mutex::new(Followed {
+                disabled: followed,
+                ..Followed::default()
+            }),
             stopping: std::sync::atomic::AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
@@ -152,6 +172,19 @@ impl Dispatcher {
         }
     }
 
+    /// Every endpoint's breaker and attempts in flight.
+    pub fn endpoints(&self) -> Vec<EndpointView> {
+        self.endpoints.views()
+    }
+
+    /// The limits of the endpoint a delivery of `strategy` goes to.
+    fn limits_of(&self, strategy: &str) -> EndpointLimits {
+        self.deliverers
+            .get(strategy)
+            .map(|d| *d.endpoint_limits())
+            .unwrap_or_default()
+    }
+
     /// Look at the outbox now (work was written).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -166,46 +199,94 @@ impl Dispatcher {
         eprintln!("host-test serve: {e}");
     }
 
-    /// In an outbox other hosts share, disable (and enable again) in every engine the
-    /// endpoints the others disabled (or replayed), at most once per [`IDLE_POLL`].
-    fn follow_endpoints(&self) {
+    /// In an outbox other hosts share, follow what the others record, at most once per
+    /// [`IDLE_POLL`]: disable (and enable again) in every engine the endpoints they
+    /// disabled (or replayed), and take the breakers they moved.
+    fn follow_others(&self) {
         if !self.outbox.is_shared() {
             return;
         }
         let mut followed = self.followed.lock().unwrap_or_else(|p| p.into_inner());
-        let (known, last) = &mut *followed;
         let at = tokio::time::Instant::now();
-        if last.is_some_and(|l| at.duration_since(l) < IDLE_POLL) {
+        if followed
+            .at
+            .is_some_and(|l| at.duration_since(l) < IDLE_POLL)
+        {
             return;
         }
-        *last = Some(at);
-        let disabled = match self.outbox.disabled_endpoints() {
-            Ok(d) => d,
-            Err(e) => return self.store_error(&e),
+        followed.at = Some(at);
+        let (disabled, breakers) = match (self.outbox.disabled_endpoints(), self.outbox.breakers())
+        {
+            (Ok(d), Ok(b)) => (d, b),
+            (Err(e), _) | (_, Err(e)) => return self.store_error(&e),
         };
         let now: HashSet<String> = disabled.iter().map(|(e, _)| e.clone()).collect();
         for engine in self.deliverers.all() {
-            for (endpoint, why) in disabled.iter().filter(|(e, _)| !known.contains(e)) {
+            for (endpoint, why) in disabled
+                .iter()
+                .filter(|(e, _)| !followed.disabled.contains(e))
+            {
                 engine.disable(endpoint, why);
             }
-            for endpoint in known.difference(&now) {
+            for endpoint in followed.disabled.difference(&now) {
                 engine.enable(endpoint);
             }
         }
-        *known = now;
+        followed.disabled = now;
+        let now_ms = now_ms(self.clock.as_ref());
+        for (endpoint, b) in breakers {
+            if followed.breakers.get(&endpoint) != Some(&b) {
+                self.endpoints.adopt(&endpoint, b.clone(), now_ms);
+                followed.breakers.insert(endpoint, b);
+            }
+        }
     }
 
     /// Run forever: hand out due deliveries, sleep until the next is due or work comes.
     pub async fn run(self: Arc<Self>) {
         loop {
-            self.follow_endpoints();
+            self.follow_others();
             let now = now_ms(self.clock.as_ref());
             let free = self.concurrency.saturating_sub(self.taken().len());
+            // When a paused or rate-limited endpoint may take a delivery again.
+            let mut reopens: Option<i64> = None;
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {
                 let taken = self.taken().clone();
-                match self.outbox.due(now, free, &|id| taken.contains(id)) {
+                // This round's choices per endpoint, on top of those in flight.
+                let chosen: Mutex<std::collections::HashMap<String, usize>> = Mutex::default();
+                let later: Mutex<Option<i64>> = Mutex::default();
+                let skip = |c: &Candidate<'_>| {
+                    if taken.contains(c.id) {
+                        return true;
+                    }
+                    let endpoint = endpoint_of(c.url);
+                    let limits = self.limits_of(c.strategy);
+                    let mut chosen = chosen.lock().unwrap_or_else(|p| p.into_inner());
+                    let n = chosen.entry(endpoint.clone()).or_default();
+                    match self.endpoints.allows(&endpoint, &limits, *n, now) {
+                        Ok(()) => {
+                            *n += 1;
+                            false
+                        }
+                        Err(at) => {
+                            let mut l = later.lock().unwrap_or_else(|p| p.into_inner());
+                            *l = match (*l, at) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                            true
+                        }
+                    }
+                };
+                let result = self.outbox.due(now, free, &skip);
+                reopens = later.into_inner().unwrap_or_else(|p| p.into_inner());
+                match result {
                     Ok(due) => {
                         for d in due {
+                            let limits = self.limits_of(&d.strategy);
+                            let endpoint = endpoint_of(&d.request.url);
+                            self.endpoints
+                                .start(&endpoint, &d.request.delivery_id, &limits, now);
                             self.taken().insert(d.request.delivery_id.clone());
                             let me = self.clone();
                             tokio::spawn(async move {
@@ -219,14 +300,20 @@ impl Dispatcher {
                     Err(e) => self.store_error(&e),
                 }
             }
-            let wait = match self.outbox.next_due_after(now) {
-                Ok(Some(t)) => Duration::from_millis((t - now).max(0) as u64).min(IDLE_POLL),
-                Ok(None) => IDLE_POLL,
+            let next = match self.outbox.next_due_after(now) {
+                Ok(t) => t,
                 Err(e) => {
                     self.store_error(&e);
-                    IDLE_POLL
+                    None
                 }
             };
+            let next = [next, reopens, self.endpoints.next_change(now)]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = next.map_or(IDLE_POLL, |t| {
+                Duration::from_millis((t - now).max(0) as u64).min(IDLE_POLL)
+            });
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -257,9 +344,33 @@ impl Dispatcher {
             return self.unknown_strategy(due);
         };
         let mut d = engine.begin(due.request, due.attempts, due.budget);
+        d.written = crate::time::instant::from_ms(due.created_ms);
         let step = engine.attempt(&mut d).await;
         self.attempts.fetch_add(1, Ordering::Relaxed);
         self.record(seq, &d, step);
+        let now = now_ms(self.clock.as_ref());
+        let endpoint = endpoint_of(&d.request.url);
+        let changed = self.endpoints.end(
+            &endpoint,
+            &d.request.delivery_id,
+            d.health,
+            engine.endpoint_limits(),
+            now,
+        );
+        if let Some(b) = changed {
+            if let Err(e) = self.outbox.save_breaker(&endpoint, &b, now) {
+                self.store_error(&e);
+            }
+            let endpoint = crate::delivery::log::redact_url(&endpoint);
+            match b.probe_ms {
+                Some(t) if b.position == crate::delivery::breaker::Position::Open => eprintln!(
+                    "host-test serve: {endpoint} is paused after {} failed attempts in a row; one delivery probes it in {} s",
+                    b.failures,
+                    (t - now).max(0) / 1000
+                ),
+                _ => eprintln!("host-test serve: {endpoint} answered; its deliveries go again"),
+            }
+        }
         let report = match step {
             Step::Finished => engine.finish(d.report, &d.request),
             Step::Retry(_) => d.report,
@@ -307,6 +418,11 @@ impl Dispatcher {
             response: response
                 .filter(|r| !r.body.is_empty())
                 .map(|r| self.log.redactor().snippet(&r.body)),
+            attempt: d.last_attempt.map(|(started, latency)| Made {
+                number: d.report.attempts,
+                started_ms: crate::time::instant::to_ms(started),
+                latency_ms: latency.map(|l| l.as_millis() as u64),
+            }),
         };
         let result = match step {
             Step::Retry(wait) => self.outbox.retry(

@@ -50,15 +50,19 @@ use super::sqlite::{
     QUEUE_SEPARATOR, codes_from, headers_from, headers_json, method_from, method_word,
 };
 use super::{
-    Counts, Due, Enqueued, Kind, Last, Listed, Origin, OutboxError, ReplayError, State, Stored,
+    Attempt, Candidate, Counts, Due, Enqueued, Kind, Last, Listed, Origin, OutboxError,
+    ReplayError, ReplayFilter, Replayed, State, Stored, StoredRequest,
 };
 use crate::contract::bindings::HttpRequest;
-use crate::limits::MAX_LIST;
+use crate::delivery::breaker::{Breaker, Position};
+use crate::delivery::deliver::endpoint_of;
+use crate::limits::{MAX_BULK_REPLAY, MAX_LIST};
 
 /// The schema steps: step `i` takes a database from version `i` to `i + 1` (version 0 is
-/// an empty database). The version this host writes is their number; add a step, never
+/// an empty database; version 2 adds the attempt history and the breakers). The version this host writes is their number; add a step, never
 /// change one that has shipped.
-pub const MIGRATIONS: &[&str] = &["
+pub const MIGRATIONS: &[&str] = &[
+    "
 CREATE SEQUENCE delivery_seq;
 CREATE TABLE deliveries (
     id TEXT PRIMARY KEY,
@@ -121,13 +125,40 @@ CREATE TABLE definitions (
     at_ms BIGINT NOT NULL,
     PRIMARY KEY (kind, name, version)
 );
-"];
+",
+    "
+CREATE TABLE attempts (
+    id BIGSERIAL PRIMARY KEY,
+    delivery TEXT NOT NULL,
+    number BIGINT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    latency_ms BIGINT,
+    status BIGINT,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    response TEXT
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery, started_ms, id);
+CREATE TABLE breakers (
+    endpoint TEXT PRIMARY KEY,
+    position TEXT NOT NULL CHECK (position IN ('closed', 'open', 'half-open')),
+    failures BIGINT NOT NULL,
+    opened_ms BIGINT,
+    probe_ms BIGINT,
+    probe_wait_ms BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL
+);
+",
+];
 
 /// The schema version this host writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The database's clock in Unix ms: leases are reckoned on it alone.
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// How many due heads [`PgOutbox::due`] reads at a time.
+const DUE_PAGE: usize = 256;
 
 /// Whether delivery `d` is at the head of its records' queues.
 const HEAD: &str = "NOT EXISTS (SELECT 1 FROM queue_codes a JOIN queue_codes b
@@ -140,7 +171,7 @@ const LOCK_CODES: &str = "SELECT pg_advisory_xact_lock(k) FROM
 
 /// The columns [`due_row`] reads, in its order.
 const DUE_COLUMNS: &str =
-    "seq, id, method, url, headers, body, member_codes, attempts, budget, strategy";
+    "seq, id, method, url, headers, body, member_codes, attempts, budget, strategy, created_ms";
 
 /// The columns [`listed_row`] reads, in its order (`d` is `deliveries`).
 fn listed_columns() -> String {
@@ -281,6 +312,7 @@ fn due_row(row: &Row) -> Due {
         attempts: int(row, 7) as u32,
         budget: row.get::<_, Option<i64>>(8).map(|b| b as u32),
         strategy: row.get(9),
+        created_ms: int(row, 10),
     }
 }
 
@@ -536,12 +568,14 @@ impl PgOutbox {
             .collect())
     }
 
-    /// See [`super::Outbox::due`]: claimed under this process's lease.
+    /// See [`super::Outbox::due`]: claimed under this process's lease. The due heads are
+    /// read a page at a time, in due order, until `limit` are chosen: `skip` may pass over
+    /// many (a paused endpoint's).
     pub fn due(
         &self,
         now_ms: i64,
         limit: usize,
-        skip: &dyn Fn(&str) -> bool,
+        skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -549,26 +583,38 @@ impl PgOutbox {
         self.run("cannot hand out due deliveries", async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
-            let candidates = tx
-                .query(
-                    &format!(
-                        "SELECT d.seq, d.id FROM deliveries d
-                         WHERE d.state = 'pending' AND d.next_attempt_ms <= $1
-                           AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= {DB_NOW_MS})
-                           AND {HEAD}
-                         ORDER BY d.next_attempt_ms, d.seq
-                         LIMIT $2
-                         FOR UPDATE OF d SKIP LOCKED"
-                    ),
-                    &[&now_ms, &((limit + 32) as i64)],
-                )
+            let page = tx
+                .prepare(&format!(
+                    "SELECT d.seq, d.id, d.url, d.strategy, d.next_attempt_ms FROM deliveries d
+                     WHERE d.state = 'pending' AND d.next_attempt_ms <= $1
+                       AND (d.next_attempt_ms, d.seq) > ($2, $3)
+                       AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= {DB_NOW_MS})
+                       AND {HEAD}
+                     ORDER BY d.next_attempt_ms, d.seq
+                     LIMIT {DUE_PAGE}
+                     FOR UPDATE OF d SKIP LOCKED"
+                ))
                 .await?;
-            let chosen: Vec<i64> = candidates
-                .iter()
-                .filter(|r| !skip(r.get::<_, &str>(1)))
-                .map(|r| int(r, 0))
-                .take(limit)
-                .collect();
+            let (mut chosen, mut after) = (Vec::new(), (i64::MIN, i64::MIN));
+            loop {
+                let rows = tx.query(&page, &[&now_ms, &after.0, &after.1]).await?;
+                for r in &rows {
+                    let candidate = Candidate {
+                        id: r.get(1),
+                        url: r.get(2),
+                        strategy: r.get(3),
+                    };
+                    if chosen.len() < limit && !skip(&candidate) {
+                        chosen.push(int(r, 0));
+                    }
+                }
+                match rows.last() {
+                    Some(r) if rows.len() == DUE_PAGE && chosen.len() < limit => {
+                        after = (int(r, 4), int(r, 0));
+                    }
+                    _ => break,
+                }
+            }
             let out = self.claim(&tx, &chosen).await?;
             tx.commit().await?;
             Ok(out)
@@ -592,7 +638,7 @@ impl PgOutbox {
                         lease_until_ms = {DB_NOW_MS} + $3
                      WHERE seq = ANY($1)
                      RETURNING seq, id, method, url, headers, body, member_codes, attempts - 1,
-                        budget, strategy"
+                        budget, strategy, created_ms"
                 ),
                 &[&seqs, &self.owner, &self.lease_ms],
             )
@@ -650,24 +696,31 @@ impl PgOutbox {
         last: &Last,
     ) -> Result<(), OutboxError> {
         let n = self.run("cannot record an attempt", async {
-            let c = self.pool.get().await?;
-            Ok(c.execute(
-                "UPDATE deliveries SET attempts = $2, budget = $3, next_attempt_ms = $4,
-                   outcome = 'retry', last_status = $5, last_error = $6, last_response = $7,
-                   lease_owner = NULL, lease_until_ms = NULL
-                 WHERE seq = $1 AND state = 'pending' AND lease_owner = $8",
-                &[
-                    &seq,
-                    &(attempts as i64),
-                    &(budget as i64),
-                    &next_ms,
-                    &last.status.map(i64::from),
-                    &last.error,
-                    &last.response,
-                    &self.owner,
-                ],
-            )
-            .await?)
+            let mut c = self.pool.get().await?;
+            let tx = c.transaction().await?;
+            let n = tx
+                .execute(
+                    "UPDATE deliveries SET attempts = $2, budget = $3, next_attempt_ms = $4,
+                       outcome = 'retry', last_status = $5, last_error = $6, last_response = $7,
+                       lease_owner = NULL, lease_until_ms = NULL
+                     WHERE seq = $1 AND state = 'pending' AND lease_owner = $8",
+                    &[
+                        &seq,
+                        &(attempts as i64),
+                        &(budget as i64),
+                        &next_ms,
+                        &last.status.map(i64::from),
+                        &last.error,
+                        &last.response,
+                        &self.owner,
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                made(&tx, seq, "retry", last).await?;
+            }
+            tx.commit().await?;
+            Ok(n)
         })?;
         self.lost_if_none(n, seq)
     }
@@ -715,6 +768,7 @@ impl PgOutbox {
                 )
                 .await?;
             if n == 1 {
+                made(&tx, seq, outcome, last).await?;
                 // Out of its records' queues: the next delivery of each is a head now.
                 tx.execute("DELETE FROM queue_codes WHERE seq = $1", &[&seq])
                     .await?;
@@ -793,42 +847,11 @@ impl PgOutbox {
         let run = async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT state, url, member_codes, strategy FROM deliveries WHERE id = $1 FOR UPDATE",
-                    &[&id],
-                )
-                .await?
-            else {
-                return Ok(Err(ReplayError::NotFound));
-            };
-            if row.get::<_, &str>(0) == State::Pending.word() {
-                return Ok(Err(ReplayError::Pending));
+            let out = replay_one(&tx, id, now_ms).await?;
+            if out.is_ok() {
+                tx.commit().await?;
             }
-            let url: String = row.get(1);
-            let keys = queue_keys(row.get(3), &codes_from(row.get(2)));
-            tx.execute(LOCK_CODES, &[&keys]).await?;
-            let seq = int(
-                &tx.query_one("SELECT nextval('delivery_seq')", &[]).await?,
-                0,
-            );
-            tx.execute(
-                "UPDATE deliveries SET seq = $2, state = 'pending', attempts = 0, budget = NULL,
-                   next_attempt_ms = $3, outcome = 'replayed', finished_ms = NULL,
-                   lease_owner = NULL, lease_until_ms = NULL
-                 WHERE id = $1",
-                &[&id, &seq, &now_ms],
-            )
-            .await?;
-            let seqs = vec![seq; keys.len()];
-            tx.execute(
-                "INSERT INTO queue_codes (code, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
-                 ON CONFLICT DO NOTHING",
-                &[&keys, &seqs],
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(Ok(url))
+            Ok(out)
         };
         self.run("cannot replay a delivery", run)
             .unwrap_or_else(|e| Err(ReplayError::Store(e.0)))
@@ -1092,4 +1115,238 @@ async fn define(
         )
         .await?;
     Ok(int(&row, 0))
+}
+
+/// Add the attempt `last` records, if one was made, to the history of delivery `seq`.
+async fn made(
+    tx: &deadpool_postgres::Transaction<'_>,
+    seq: i64,
+    outcome: &str,
+    last: &Last,
+) -> PgResult<()> {
+    let Some(m) = last.attempt else {
+        return Ok(());
+    };
+    tx.execute(
+        "INSERT INTO attempts (delivery, number, started_ms, latency_ms, status, outcome, error, response)
+         SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM deliveries WHERE seq = $1",
+        &[
+            &seq,
+            &i64::from(m.number),
+            &m.started_ms,
+            &m.latency_ms.map(|l| l as i64),
+            &last.status.map(i64::from),
+            &outcome,
+            &last.error,
+            &last.response,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queue the finished delivery `id` again, as new, inside `tx`: a new position taken
+/// under its codes' locks, at the back of its records' queues.
+async fn replay_one(
+    tx: &deadpool_postgres::Transaction<'_>,
+    id: &str,
+    now_ms: i64,
+) -> PgResult<Result<String, ReplayError>> {
+    let Some(row) = tx
+        .query_opt(
+            "SELECT state, url, member_codes, strategy FROM deliveries WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(Err(ReplayError::NotFound));
+    };
+    if row.get::<_, &str>(0) == State::Pending.word() {
+        return Ok(Err(ReplayError::Pending));
+    }
+    let url: String = row.get(1);
+    let keys = queue_keys(row.get(3), &codes_from(row.get(2)));
+    tx.execute(LOCK_CODES, &[&keys]).await?;
+    let seq = int(
+        &tx.query_one("SELECT nextval('delivery_seq')", &[]).await?,
+        0,
+    );
+    tx.execute(
+        "UPDATE deliveries SET seq = $2, state = 'pending', attempts = 0, budget = NULL,
+           next_attempt_ms = $3, created_ms = $3, outcome = 'replayed', finished_ms = NULL,
+           lease_owner = NULL, lease_until_ms = NULL
+         WHERE id = $1",
+        &[&id, &seq, &now_ms],
+    )
+    .await?;
+    let seqs = vec![seq; keys.len()];
+    tx.execute(
+        "INSERT INTO queue_codes (code, seq) SELECT * FROM unnest($1::text[], $2::bigint[])
+         ON CONFLICT DO NOTHING",
+        &[&keys, &seqs],
+    )
+    .await?;
+    Ok(Ok(url))
+}
+
+/// The attempt history, the stored request, the bulk replay and the breakers: what the
+/// SQLite outbox keeps in `history.rs` and `breakers.rs`, here in the shared database.
+impl PgOutbox {
+    /// See [`super::Outbox::attempts_of`].
+    pub fn attempts_of(&self, id: &str) -> Result<Option<Vec<Attempt>>, OutboxError> {
+        self.run("cannot read the attempts", async {
+            let c = self.pool.get().await?;
+            if c.query_opt("SELECT 1 FROM deliveries WHERE id = $1", &[&id])
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            let rows = c
+                .query(
+                    "SELECT number, started_ms, latency_ms, status, outcome, error, response
+                     FROM attempts WHERE delivery = $1 ORDER BY started_ms, id",
+                    &[&id],
+                )
+                .await?;
+            Ok(Some(
+                rows.iter()
+                    .map(|r| Attempt {
+                        number: int(r, 0) as u32,
+                        started_ms: int(r, 1),
+                        latency_ms: r.get::<_, Option<i64>>(2).map(|l| l.max(0) as u64),
+                        status: r.get::<_, Option<i64>>(3).map(|s| s as u16),
+                        outcome: r.get(4),
+                        error: r.get(5),
+                        response: r.get(6),
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
+    /// See [`super::Outbox::request_of`].
+    pub fn request_of(&self, id: &str) -> Result<Option<StoredRequest>, OutboxError> {
+        self.run("cannot read a delivery", async {
+            let row = self
+                .pool
+                .get()
+                .await?
+                .query_opt(
+                    "SELECT method, url, headers, body, member_codes FROM deliveries WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
+            Ok(row.map(|r| {
+                StoredRequest(HttpRequest {
+                    delivery_id: id.to_string(),
+                    method: method_from(r.get(0)),
+                    url: r.get(1),
+                    headers: headers_from(r.get(2)),
+                    body: r.get(3),
+                    member_codes: codes_from(r.get(4)),
+                })
+            }))
+        })
+    }
+
+    /// See [`super::Outbox::replay_dead`].
+    pub fn replay_dead(&self, filter: &ReplayFilter, now_ms: i64) -> Result<Replayed, OutboxError> {
+        self.run("cannot replay deliveries", async {
+            let mut c = self.pool.get().await?;
+            let tx = c.transaction().await?;
+            let ids: Vec<String> = tx
+                .query(
+                    "SELECT id, url FROM deliveries
+                     WHERE state = 'dead' AND ($1::text IS NULL OR strategy = $1)
+                       AND ($2::bigint IS NULL OR finished_ms >= $2)
+                     ORDER BY seq",
+                    &[&filter.strategy, &filter.since_ms],
+                )
+                .await?
+                .iter()
+                .filter(|r| {
+                    filter
+                        .endpoint
+                        .as_deref()
+                        .is_none_or(|e| endpoint_of(r.get(1)) == e)
+                })
+                .map(|r| r.get(0))
+                .collect();
+            let mut out = Replayed {
+                left: ids.len().saturating_sub(MAX_BULK_REPLAY),
+                ..Replayed::default()
+            };
+            for id in ids.iter().take(MAX_BULK_REPLAY) {
+                // Another host may have replayed it since: then it is pending, and left.
+                if let Ok(url) = replay_one(&tx, id, now_ms).await? {
+                    out.count += 1;
+                    let e = endpoint_of(&url);
+                    if !out.endpoints.contains(&e) {
+                        out.endpoints.push(e);
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(out)
+        })
+    }
+
+    /// See [`super::Outbox::save_breaker`].
+    pub fn save_breaker(
+        &self,
+        endpoint: &str,
+        b: &Breaker,
+        now_ms: i64,
+    ) -> Result<(), OutboxError> {
+        self.exec(
+            "cannot record a breaker",
+            "INSERT INTO breakers (endpoint, position, failures, opened_ms, probe_ms, probe_wait_ms, at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (endpoint) DO UPDATE SET position = excluded.position,
+               failures = excluded.failures, opened_ms = excluded.opened_ms,
+               probe_ms = excluded.probe_ms, probe_wait_ms = excluded.probe_wait_ms,
+               at_ms = excluded.at_ms",
+            &[
+                &endpoint,
+                &b.position.word(),
+                &i64::from(b.failures),
+                &b.opened_ms,
+                &b.probe_ms,
+                &(b.probe_wait.as_millis() as i64),
+                &now_ms,
+            ],
+        )
+    }
+
+    /// See [`super::Outbox::breakers`].
+    pub fn breakers(&self) -> Result<Vec<(String, Breaker)>, OutboxError> {
+        self.run("cannot read the breakers", async {
+            let rows = self
+                .pool
+                .get()
+                .await?
+                .query(
+                    "SELECT endpoint, position, failures, opened_ms, probe_ms, probe_wait_ms
+                     FROM breakers ORDER BY endpoint",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|r| {
+                    (
+                        r.get(0),
+                        Breaker {
+                            position: Position::parse(r.get(1)).unwrap_or(Position::Closed),
+                            failures: int(r, 2) as u32,
+                            opened_ms: r.get(3),
+                            probe_ms: r.get(4),
+                            probe_wait: Duration::from_millis(int(r, 5).max(0) as u64),
+                        },
+                    )
+                })
+                .collect())
+        })
+    }
 }
