@@ -344,3 +344,50 @@ fn workers_ride_out_a_database_restart_and_lose_nothing() {
         ok.lock().unwrap().len() - accepted.len()
     );
 }
+
+#[test]
+fn a_definition_put_on_one_worker_is_followed_by_the_others() {
+    let Some(url) = pg::database("definitions") else {
+        return;
+    };
+    let rt = tokio();
+    let (receiver, ok) = receiver(&rt);
+    let dir = Scratch::new("serve_postgres", "definitions");
+    definitions(
+        &dir,
+        &config(&receiver.url("/hook")),
+        &[named("Customers out", 1)],
+    );
+    let (a, b) = (worker(&dir, &url, &[]), worker(&dir, &url, &[]));
+    let mut later = named("Later", 1);
+    later["configuration"] = json!("serve test");
+    let (status, answer) = a.call("PUT", "/strategies/Later", later.to_string().as_bytes());
+    assert_eq!(status, 201, "{answer}");
+    assert!(
+        wait_until(Duration::from_secs(20), || b.get("/strategies/Later").0
+            == 200),
+        "the other worker never took the new strategy"
+    );
+    // B renders a change for both strategies, and the deliveries go out.
+    let (status, answer) = b.post("/changes", &json!([change("C001", 1, "n")]));
+    assert_eq!(status, 202, "{answer}");
+    let strategies: HashSet<&str> = answer["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["strategy"].as_str().unwrap())
+        .collect();
+    assert_eq!(strategies, HashSet::from(["Customers out", "Later"]));
+    assert!(wait_until(Duration::from_secs(30), || ok
+        .lock()
+        .unwrap()
+        .len()
+        >= 2));
+    // A deletion on B is followed by A.
+    assert_eq!(b.call("DELETE", "/strategies/Later", b"").0, 200);
+    assert!(
+        wait_until(Duration::from_secs(20), || a.get("/strategies/Later").0
+            == 404),
+        "the other worker kept the deleted strategy"
+    );
+}

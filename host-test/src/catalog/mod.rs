@@ -653,6 +653,19 @@ impl Catalog {
         json: Json,
         now_ms: i64,
     ) -> Result<Arc<Bound>, Refused> {
+        self.put_strategy_as(name, source, json, None, now_ms)
+    }
+
+    /// [`Catalog::put_strategy`], as `stored` (a version another host already stored) or
+    /// as the next version, stored now (`None`).
+    fn put_strategy_as(
+        &self,
+        name: &str,
+        source: &str,
+        json: Json,
+        stored: Option<i64>,
+        now_ms: i64,
+    ) -> Result<Arc<Bound>, Refused> {
         let d = Definition {
             kind: Kind::Strategy,
             source: source.to_string(),
@@ -697,10 +710,14 @@ impl Catalog {
         let session = self
             .session(source, &config_source, &config, &strategy)
             .map_err(Refused::Invalid)?;
-        let body = self.key.sealed(Kind::Strategy, &d.json).to_string();
-        let version = self
-            .outbox
-            .put_definition(Kind::Strategy, name, &body, now_ms)?;
+        let version = match stored {
+            Some(v) => v,
+            None => {
+                let body = self.key.sealed(Kind::Strategy, &d.json).to_string();
+                self.outbox
+                    .put_definition(Kind::Strategy, name, &body, now_ms)?
+            }
+        };
         let bound = self.bind(
             strategy,
             configuration,
@@ -711,6 +728,10 @@ impl Catalog {
         );
         {
             let mut s = self.write();
+            // A version followed from the outbox never replaces a later one put here since.
+            if let Some(newer) = s.strategies.get(name).filter(|b| b.version >= version) {
+                return Ok(newer.clone());
+            }
             s.retired.remove(name);
             s.strategies.insert(name.to_string(), bound.clone());
         }
@@ -725,6 +746,19 @@ impl Catalog {
         name: &str,
         source: &str,
         json: Json,
+        now_ms: i64,
+    ) -> Result<i64, Refused> {
+        self.put_configuration_as(name, source, json, None, now_ms)
+    }
+
+    /// [`Catalog::put_configuration`], as `stored` (a version another host already
+    /// stored) or as the next version, stored now (`None`).
+    fn put_configuration_as(
+        &self,
+        name: &str,
+        source: &str,
+        json: Json,
+        stored: Option<i64>,
         now_ms: i64,
     ) -> Result<i64, Refused> {
         let d = Definition {
@@ -773,10 +807,14 @@ impl Catalog {
             problems.retain(|p| seen.insert(p.to_string()));
             return Err(Refused::Invalid(problems));
         }
-        let body = self.key.sealed(Kind::Configuration, &d.json).to_string();
-        let version = self
-            .outbox
-            .put_definition(Kind::Configuration, name, &body, now_ms)?;
+        let version = match stored {
+            Some(v) => v,
+            None => {
+                let body = self.key.sealed(Kind::Configuration, &d.json).to_string();
+                self.outbox
+                    .put_definition(Kind::Configuration, name, &body, now_ms)?
+            }
+        };
         let delivery = delivery_of(&d.json);
         let rebound: Vec<Arc<Bound>> = sessions
             .into_iter()
@@ -793,6 +831,13 @@ impl Catalog {
             .collect();
         {
             let mut s = self.write();
+            // A version followed from the outbox never replaces a later one put here since.
+            if s.configurations
+                .get(name)
+                .is_some_and(|c| c.version >= version)
+            {
+                return Ok(version);
+            }
             s.configurations.insert(
                 name.to_string(),
                 ConfigurationEntry {
@@ -810,6 +855,83 @@ impl Catalog {
             self.tell(Change::Put(b, Box::new(config.clone())));
         }
         Ok(version)
+    }
+
+    /// Follow what other hosts sharing the outbox defined: each stored version newer than
+    /// the one in force here is put in force (compiled, as its PUT was, and not stored
+    /// again), and a strategy deleted there is retired here (its pending deliveries
+    /// finish). Returns what could not be followed, in words.
+    pub fn follow(&self) -> Vec<String> {
+        let stored = match self.outbox.definitions() {
+            Ok(s) => s,
+            Err(e) => return vec![e.to_string()],
+        };
+        let mut problems = Vec::new();
+        let local = |kind: Kind, name: &str| {
+            let s = self.read();
+            match kind {
+                Kind::Configuration => s.configurations.get(name).map(|c| c.version),
+                Kind::Strategy => s.strategies.get(name).map(|b| b.version),
+            }
+        };
+        // Configurations first: the strategies compile with them.
+        let mut newer: Vec<&crate::outbox::Stored> = stored
+            .iter()
+            .filter(|s| local(s.kind, &s.name).is_none_or(|v| v < s.version))
+            .collect();
+        newer.sort_by_key(|s| s.kind != Kind::Configuration);
+        for s in newer {
+            let source = format!(
+                "the outbox's {} {:?} (version {})",
+                s.kind.word(),
+                s.name,
+                s.version
+            );
+            let json = serde_json::from_str::<Json>(&s.body)
+                .map_err(|e| format!("{source}: not JSON: {e}"))
+                .and_then(|j| self.key.opened(s.kind, &j));
+            let done = match json {
+                Ok(json) => match s.kind {
+                    Kind::Configuration => self
+                        .put_configuration_as(&s.name, &source, json, Some(s.version), 0)
+                        .map(drop),
+                    Kind::Strategy => self
+                        .put_strategy_as(&s.name, &source, json, Some(s.version), 0)
+                        .map(drop),
+                },
+                Err(e) => Err(Refused::Unavailable(e)),
+            };
+            match done {
+                Ok(()) => {}
+                Err(Refused::Invalid(ps)) => problems.extend(ps.iter().map(|p| p.to_string())),
+                Err(Refused::NotFound(e) | Refused::Conflict(e) | Refused::Unavailable(e)) => {
+                    problems.push(format!("{source}: {e}"))
+                }
+            }
+        }
+        let gone: Vec<String> = self
+            .read()
+            .strategies
+            .keys()
+            .filter(|n| {
+                !stored
+                    .iter()
+                    .any(|s| s.kind == Kind::Strategy && &s.name == *n)
+            })
+            .cloned()
+            .collect();
+        for name in gone {
+            let retired = {
+                let mut s = self.write();
+                s.strategies
+                    .remove(&name)
+                    .map(|b| s.retired.insert(name.clone(), b.deliverer.clone()))
+            };
+            if retired.is_some() {
+                self.tell(Change::Deleted(name));
+            }
+        }
+        problems
     }
 
     /// Delete the strategy `name`: it renders nothing more; its pending deliveries finish
@@ -946,6 +1068,12 @@ impl Deliverers for Catalog {
             .map(|b| b.deliverer.clone())
             .chain(s.retired.values().cloned())
             .collect()
+    }
+
+    fn refresh(&self) {
+        for p in self.follow() {
+            eprintln!("host-test serve: cannot follow a definition another host stored: {p}");
+        }
     }
 }
 

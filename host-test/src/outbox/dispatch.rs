@@ -34,6 +34,9 @@ pub trait Deliverers: Send + Sync {
     fn get(&self, strategy: &str) -> Option<Arc<Deliverer>>;
     /// Every engine, to tell each about an endpoint disabled or enabled.
     fn all(&self) -> Vec<Arc<Deliverer>>;
+    /// Catch up with the strategies other hosts sharing the outbox defined (a delivery
+    /// one of them rendered may come before this host heard of its strategy).
+    fn refresh(&self) {}
 }
 
 /// One engine for every strategy: a host of one strategy, and the tests.
@@ -340,7 +343,13 @@ impl Dispatcher {
     /// `taken`. Returns the report and the step.
     async fn attempt(&self, due: Due) -> (DeliveryReport, Step) {
         let seq = due.seq;
-        let Some(engine) = self.deliverers.get(&due.strategy) else {
+        let known = self.deliverers.get(&due.strategy).or_else(|| {
+            self.outbox.is_shared().then(|| {
+                self.deliverers.refresh();
+                self.deliverers.get(&due.strategy)
+            })?
+        });
+        let Some(engine) = known else {
             return self.unknown_strategy(due);
         };
         let mut d = engine.begin(due.request, due.attempts, due.budget);

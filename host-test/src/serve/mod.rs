@@ -156,6 +156,9 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
     catalog
         .start(options.definitions, options.unread, now)
         .map_err(StartError::Definitions)?;
+    if outbox.is_shared() {
+        follow_catalog(Arc::downgrade(&catalog))?;
+    }
     let dispatcher = Dispatcher::new(
         outbox.clone(),
         catalog.clone(),
@@ -196,4 +199,24 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         _server: server,
         dispatcher_task,
     })
+}
+
+/// In an outbox other hosts share, follow the definitions they store, once per
+/// [`crate::limits::IDLE_POLL`], on a thread of its own (a new version compiles), until
+/// the catalog is gone.
+fn follow_catalog(catalog: std::sync::Weak<Catalog>) -> Result<(), String> {
+    use crate::outbox::dispatch::Deliverers;
+    std::thread::Builder::new()
+        .name("catalog-follower".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(crate::limits::IDLE_POLL);
+                match catalog.upgrade() {
+                    Some(c) => c.refresh(),
+                    None => return,
+                }
+            }
+        })
+        .map(drop)
+        .map_err(|e| format!("cannot start following the definitions: {e}"))
 }
