@@ -199,6 +199,12 @@ fn a_claim_is_taken_over_after_its_lease_and_not_before() {
     .unwrap();
     let d = a.get("d1").unwrap().unwrap();
     assert_eq!((d.state, d.attempts), (State::Delivered, 2));
+    // An immediate run's deliveries are held for the host that attempts them.
+    a.enqueue_held(&[(origin("s"), &[request("now1", &["Z"])][..])], 2)
+        .unwrap();
+    assert!(due_ids(&b, 2).is_empty());
+    assert!(b.take("now1").unwrap().is_none());
+    assert_eq!(a.take("now1").unwrap().unwrap().attempts, 0);
 }
 
 #[test]

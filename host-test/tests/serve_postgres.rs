@@ -391,3 +391,95 @@ fn a_definition_put_on_one_worker_is_followed_by_the_others() {
         "the other worker kept the deleted strategy"
     );
 }
+
+/// One benchmark trial: `workers` `serve` processes on a fresh outbox (`None`: one on a
+/// SQLite file), 10,000 changes of distinct records posted 100 at a time round the
+/// workers; deliveries per second from the first POST to the last receipt.
+fn trial(url: Option<&str>, workers: usize, round: usize) -> f64 {
+    const CHANGES: usize = 10_000;
+    let rt = tokio();
+    let receiver = rt.block_on(Receiver::builder().start()).unwrap();
+    let dir = Scratch::new("serve_postgres", &format!("bench_{workers}_{round}"));
+    definitions(
+        &dir,
+        &config(&receiver.url("/hook")),
+        &[named("Customers out", 1)],
+    );
+    let outbox = dir.join("outbox.sqlite");
+    let outbox = url.map_or(outbox.to_str().unwrap().to_string(), str::to_string);
+    let serves: Vec<Serve> = (0..workers)
+        .map(|_| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
+            cmd.arg("serve")
+                .arg("--definitions")
+                .arg(dir.join("defs"))
+                .args(["--outbox", &outbox])
+                .arg("--secrets-key")
+                .arg(dir.join("secrets.key"));
+            Serve::spawn(cmd, &dir, &["--concurrency", "16"]).unwrap()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for k in 0..CHANGES / 100 {
+        let batch: Vec<Json> = (0..100)
+            .map(|i| change(&format!("D{:04}", k * 100 + i), 1, "n"))
+            .collect();
+        assert_eq!(
+            serves[k % workers].post("/changes", &Json::Array(batch)).0,
+            202
+        );
+    }
+    assert!(wait_until(Duration::from_secs(600), || receiver
+        .received()
+        .len()
+        >= CHANGES));
+    CHANGES as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Deliveries per second end to end: SQLite beside 1, 2 and 4 workers on PostgreSQL, in
+/// rounds that alternate their order (A,B,...,B,A), each on a fresh outbox; medians and
+/// ranges printed. `cargo test --release -p host-test --test serve_postgres -- --ignored
+/// --nocapture deliveries_per_second`.
+#[test]
+#[ignore = "a benchmark: run it with --ignored, on a release build"]
+fn deliveries_per_second_sqlite_and_postgres_with_1_2_4_workers() {
+    let Some(_) = pg::server() else {
+        return;
+    };
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let setups: [(&str, usize); 4] = [
+        ("sqlite", 1),
+        ("postgres", 1),
+        ("postgres", 2),
+        ("postgres", 4),
+    ];
+    let mut results: HashMap<usize, Vec<f64>> = HashMap::new();
+    for round in 0..rounds {
+        let mut order: Vec<usize> = (0..setups.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (store, workers) = setups[i];
+            let url = (store == "postgres")
+                .then(|| pg::database(&format!("bench_{workers}_{round}")).unwrap());
+            let rate = trial(url.as_deref(), workers, round);
+            eprintln!("round {round}: {store} x{workers}: {rate:.0} deliveries/s");
+            results.entry(i).or_default().push(rate);
+        }
+    }
+    for (i, (store, workers)) in setups.iter().enumerate() {
+        let mut r = results[&i].clone();
+        r.sort_by(f64::total_cmp);
+        eprintln!(
+            "{store} x{workers}: median {:.0} deliveries/s (range {:.0}-{:.0}, {} runs)",
+            r[r.len() / 2],
+            r[0],
+            r[r.len() - 1],
+            r.len()
+        );
+    }
+}

@@ -149,6 +149,20 @@ impl Outbox {
         either!(self, b => b.enqueue_all(batches, now_ms))
     }
 
+    /// [`Outbox::enqueue_all`], the new deliveries claimed for this host at once (in a
+    /// database other hosts share: they leave them to [`Outbox::take`] here). A file has
+    /// one host: the same as `enqueue_all`.
+    pub fn enqueue_held(
+        &self,
+        batches: &[(Origin<'_>, &[HttpRequest])],
+        now_ms: i64,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
+        match &self.backend {
+            Backend::Sqlite(b) => b.enqueue_all(batches, now_ms),
+            Backend::Postgres(b) => b.enqueue(batches, now_ms, true),
+        }
+    }
+
     /// Up to `limit` pending deliveries at the head of their records' queues and due at
     /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken (and, in a
     /// database, those another host holds). Each is counted as attempted before it is

@@ -488,6 +488,16 @@ impl Dispatcher {
         &self,
         batches: &[(Origin<'_>, &[crate::contract::bindings::HttpRequest])],
     ) -> Result<Vec<Enqueued>, OutboxError> {
+        self.write(batches, false)
+    }
+
+    /// Write, and with `held` claim what is new for this host (an immediate run, which
+    /// attempts them itself: no other host sharing the outbox takes them first).
+    fn write(
+        &self,
+        batches: &[(Origin<'_>, &[crate::contract::bindings::HttpRequest])],
+        held: bool,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
         let now = now_ms(self.clock.as_ref());
         // Secret query values never reach the disk: each attempt puts them back.
         let stored: Vec<Vec<_>> = batches
@@ -504,7 +514,11 @@ impl Dispatcher {
             .zip(&stored)
             .map(|((origin, _), requests)| (*origin, requests.as_slice()))
             .collect();
-        let out = self.outbox.enqueue_all(&batches, now)?;
+        let out = if held {
+            self.outbox.enqueue_held(&batches, now)?
+        } else {
+            self.outbox.enqueue_all(&batches, now)?
+        };
         self.wake();
         Ok(out)
     }
@@ -530,7 +544,7 @@ impl Dispatcher {
             }
         };
         // Reserved above, so the loop this wakes leaves them to us.
-        let enqueued = match self.enqueue(origin, requests) {
+        let enqueued = match self.write(&[(*origin, requests)], true) {
             Ok(e) => e,
             Err(e) => {
                 release(requests);

@@ -473,6 +473,17 @@ impl PgOutbox {
         batches: &[(Origin<'_>, &[HttpRequest])],
         now_ms: i64,
     ) -> Result<Vec<Enqueued>, OutboxError> {
+        self.enqueue(batches, now_ms, false)
+    }
+
+    /// Write the requests; with `held`, the new ones leased to this process at once (see
+    /// [`super::Outbox::enqueue_held`]).
+    pub fn enqueue(
+        &self,
+        batches: &[(Origin<'_>, &[HttpRequest])],
+        now_ms: i64,
+        held: bool,
+    ) -> Result<Vec<Enqueued>, OutboxError> {
         let rows: Vec<(&Origin<'_>, &HttpRequest)> = batches
             .iter()
             .flat_map(|(o, rs)| rs.iter().map(move |r| (o, r)))
@@ -516,19 +527,22 @@ impl PgOutbox {
                 seqs.sort_unstable();
                 let new: Vec<(String, i64)> = tx
                 .query(
-                    "INSERT INTO deliveries (id, seq, state, source, created_ms, next_attempt_ms,
-                        method, url, headers, body, member_codes, strategy, strategy_version)
+                    &format!("INSERT INTO deliveries (id, seq, state, source, created_ms, next_attempt_ms,
+                        method, url, headers, body, member_codes, strategy, strategy_version,
+                        lease_owner, lease_until_ms)
                      SELECT id, seq, 'pending', source, $11, $11, method, url, headers, body,
-                        codes, strategy, version
+                        codes, strategy, version, $12, CASE WHEN $12::text IS NULL THEN NULL
+                        ELSE {DB_NOW_MS} + $13 END
                      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                                  $6::text[], $7::bytea[], $8::text[], $9::text[], $10::bigint[])
                        AS t(id, seq, source, method, url, headers, body, codes, strategy, version)
                      ORDER BY seq
                      ON CONFLICT (id) DO NOTHING
-                     RETURNING id, seq",
+                     RETURNING id, seq"),
                     &[
                         &ids, &seqs, &sources, &methods, &urls, &headers, &bodies, &codes,
-                        &strategies, &versions, &now_ms,
+                        &strategies, &versions, &now_ms, &held.then_some(self.owner.as_str()),
+                        &self.lease_ms,
                     ],
                 )
                 .await?
@@ -658,7 +672,8 @@ impl PgOutbox {
                         "UPDATE deliveries SET attempts = attempts + 1, lease_owner = $2,
                             lease_until_ms = {DB_NOW_MS} + $3
                          WHERE id = $1 AND state = 'pending'
-                           AND (lease_until_ms IS NULL OR lease_until_ms <= {DB_NOW_MS})
+                           AND (lease_until_ms IS NULL OR lease_until_ms <= {DB_NOW_MS}
+                                OR lease_owner = $2)
                          RETURNING {}",
                         DUE_COLUMNS.replace("attempts", "attempts - 1")
                     ),
