@@ -55,7 +55,7 @@ fn origin(strategy: &str) -> Origin<'_> {
 }
 
 fn due_ids(o: &Outbox, now: i64) -> Vec<String> {
-    o.due(now, 100, &|_| false)
+    o.due(now, 100, &[], &|_| false)
         .unwrap()
         .into_iter()
         .map(|d| d.request.delivery_id)
@@ -154,7 +154,7 @@ fn a_claim_is_taken_over_after_its_lease_and_not_before() {
     let (a, b) = (host(&url, 1_500), host(&url, 1_500));
     a.enqueue(&origin("s"), &[request("d1", &["X"])], 0)
         .unwrap();
-    let claimed = a.due(0, 10, &|_| false).unwrap();
+    let claimed = a.due(0, 10, &[], &|_| false).unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].attempts, 0);
     // Live lease: nobody else gets it, not by id either.
@@ -162,7 +162,7 @@ fn a_claim_is_taken_over_after_its_lease_and_not_before() {
     assert!(b.take("d1").unwrap().is_none());
     std::thread::sleep(Duration::from_millis(1_700));
     // A is presumed dead: B takes it over, its attempt counted on top of A's.
-    let taken = b.due(0, 10, &|_| false).unwrap();
+    let taken = b.due(0, 10, &[], &|_| false).unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].attempts, 1);
     assert_eq!(
@@ -215,11 +215,11 @@ fn a_retry_frees_the_claim_for_any_host_when_due() {
     let (a, b) = (host(&url, 60_000), host(&url, 60_000));
     a.enqueue(&origin("s"), &[request("d1", &["X"])], 0)
         .unwrap();
-    let d = &a.due(0, 10, &|_| false).unwrap()[0];
+    let d = &a.due(0, 10, &[], &|_| false).unwrap()[0];
     a.retry(d.seq, 1, 8, 5_000, &Last::default()).unwrap();
     assert!(due_ids(&b, 4_999).is_empty());
     assert_eq!(b.next_due_after(0).unwrap(), Some(5_000));
-    let again = b.due(5_000, 10, &|_| false).unwrap();
+    let again = b.due(5_000, 10, &[], &|_| false).unwrap();
     assert_eq!((again[0].attempts, again[0].budget), (1, Some(8)));
 }
 
@@ -240,7 +240,7 @@ fn each_records_deliveries_go_in_order_across_hosts() {
     let mut delivered = Vec::new();
     for round in 0..60 {
         let h = &hosts[round % 3];
-        let due = h.due(0, 10, &|_| false).unwrap();
+        let due = h.due(0, 10, &[], &|_| false).unwrap();
         // One head per record at a time, whoever asks.
         assert!(due.len() <= 2, "{due:?}");
         for d in due {
@@ -286,7 +286,7 @@ fn hosts_accepting_one_record_at_once_queue_it_in_acceptance_order() {
     tb.join().unwrap();
     let mut order = Vec::new();
     loop {
-        let due = a.due(0, 10, &|_| false).unwrap();
+        let due = a.due(0, 10, &[], &|_| false).unwrap();
         if due.is_empty() {
             break;
         }
@@ -325,6 +325,9 @@ fn a_delivery_id_is_queued_once_across_hosts() {
     let new: Vec<bool> = again.iter().map(|e| e.new).collect();
     assert_eq!(new, [false, true, false]);
     assert_eq!(a.counts().unwrap().pending, 2);
+    // A paused or full endpoint's backlog is left out of the query.
+    let blocked = ["https://hooks.example/in".to_string()];
+    assert!(b.due(5, 10, &blocked, &|_| false).unwrap().is_empty());
     assert_eq!(due_ids(&b, 5), ["a"]);
 }
 
@@ -419,7 +422,7 @@ fn endpoints_definitions_and_replays_are_shared() {
         .unwrap();
     assert_eq!(b.replay("r1", 1), Err(ReplayError::Pending));
     assert_eq!(b.replay("nope", 1), Err(ReplayError::NotFound));
-    let d = &a.due(0, 10, &|_| false).unwrap()[0];
+    let d = &a.due(0, 10, &[], &|_| false).unwrap()[0];
     a.finish(d.seq, State::Dead, "dead-letter", 1, &Last::default(), 1)
         .unwrap();
     a.enqueue(&origin("s"), &[request("r2", &["X"])], 2)
@@ -462,12 +465,12 @@ fn the_attempt_history_bulk_replays_and_breakers_are_shared() {
         0,
     )
     .unwrap();
-    let due = a.due(0, 10, &|_| false).unwrap();
+    let due = a.due(0, 10, &[], &|_| false).unwrap();
     let (h1, h2) = (&due[0], &due[1]);
     assert_eq!(h1.created_ms, 0);
     a.retry(h1.seq, 1, 3, 10, &attempt(1, 1, 503, Some("HTTP 503")))
         .unwrap();
-    let again = b.due(10, 10, &|_| false).unwrap();
+    let again = b.due(10, 10, &[], &|_| false).unwrap();
     assert_eq!(again.len(), 1);
     b.finish(
         again[0].seq,
@@ -519,7 +522,7 @@ fn the_attempt_history_bulk_replays_and_breakers_are_shared() {
     let done = b.replay_dead(&all, 20).unwrap();
     assert_eq!((done.count, done.left), (2, 0));
     assert_eq!(done.endpoints, ["https://hooks.example/in"]);
-    let replayed = a.due(20, 10, &|_| false).unwrap();
+    let replayed = a.due(20, 10, &[], &|_| false).unwrap();
     assert_eq!(replayed.len(), 2);
     assert!(
         replayed

@@ -44,6 +44,7 @@ impl Deliverers for Engines {
 struct Rig {
     dispatcher: Arc<Dispatcher>,
     clock: Arc<FakeClock>,
+    engines: Arc<Engines>,
     _dir: Scratch,
 }
 
@@ -72,9 +73,10 @@ fn rig(
         })
         .collect();
     let outbox = Arc::new(Outbox::open(&dir.join("outbox.sqlite")).unwrap());
+    let engines = Arc::new(Engines(map));
     let dispatcher = Dispatcher::new(
         outbox,
-        Arc::new(Engines(map)),
+        engines.clone(),
         clock.clone(),
         Arc::new(DeliveryLog::discard()),
         concurrency,
@@ -84,11 +86,27 @@ fn rig(
     Rig {
         dispatcher,
         clock,
+        engines,
         _dir: dir,
     }
 }
 
 impl Rig {
+    /// Stop the dispatcher and start another on the same outbox: a restart.
+    async fn restart(&mut self) {
+        self.dispatcher.stop(Duration::from_secs(5)).await;
+        let outbox = self.dispatcher.outbox().clone();
+        self.dispatcher = Dispatcher::new(
+            outbox,
+            self.engines.clone(),
+            self.clock.clone(),
+            Arc::new(DeliveryLog::discard()),
+            8,
+        )
+        .unwrap();
+        tokio::spawn(self.dispatcher.clone().run());
+    }
+
     fn enqueue(&self, strategy: &str, url: &str, n: usize) {
         // Each of its own record, so none waits behind another in a record's queue.
         let requests: Vec<_> = (0..n)
@@ -360,4 +378,88 @@ async fn a_slow_endpoint_holds_at_most_its_own_slots() {
         most_fast <= 4,
         "by default an endpoint takes half of the 8 slots, saw {most_fast}"
     );
+}
+
+/// A rate limit of 20 a second: a burst of one second's worth goes at once, the rest
+/// waits for virtual time to pass, 20 more per second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_endpoint_gets_no_more_than_its_rate() {
+    let rx = Receiver::builder().start().await.unwrap();
+    let url = rx.url("/hook");
+    let settings: DeliveryJson =
+        serde_json::from_value(serde_json::json!({"rate-per-second": 20, "concurrency": 50}))
+            .unwrap();
+    let r = rig(
+        "rate",
+        vec![("s", &url, RetryPolicy::durable(), settings)],
+        50,
+    );
+    r.enqueue("s", &url, 50);
+    // Virtual time stands still: only the burst goes, however long we wait.
+    for _ in 0..20 {
+        r.dispatcher.wake();
+        settle().await;
+    }
+    assert_eq!(rx.received().len(), 20);
+    // Half a second: ten more tokens.
+    r.clock.advance(Duration::from_millis(500));
+    for _ in 0..10 {
+        r.dispatcher.wake();
+        settle().await;
+    }
+    assert_eq!(rx.received().len(), 30);
+    r.clock.advance(Duration::from_secs(1));
+    let done = r
+        .run_until(Duration::from_millis(100), Duration::from_secs(2), |r| {
+            r.counts().delivered == 50
+        })
+        .await;
+    assert!(done.is_some(), "{:?}", r.counts());
+    assert_eq!(rx.received().len(), 50);
+}
+
+/// An open breaker survives a restart: the new dispatcher finds the endpoint paused, sends
+/// nothing to it until the probe time, then probes once and resumes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_endpoint_stays_paused_across_a_restart() {
+    let down = Arc::new(AtomicBool::new(true));
+    let rx = flaky(down.clone()).await;
+    let url = rx.url("/hook");
+    let settings: DeliveryJson = serde_json::from_value(
+        serde_json::json!({"breaker": {"failures": 3, "probe-after": "10m"}}),
+    )
+    .unwrap();
+    let mut r = rig(
+        "restart",
+        vec![("s", &url, RetryPolicy::durable(), settings)],
+        8,
+    );
+    r.enqueue("s", &url, 10);
+    let opened = r
+        .run_until(Duration::from_secs(1), Duration::from_secs(60), |r| {
+            r.dispatcher
+                .endpoints()
+                .iter()
+                .any(|v| v.breaker.position == Position::Open)
+        })
+        .await;
+    assert!(opened.is_some());
+    r.restart().await;
+    down.store(false, Ordering::SeqCst);
+    let seen = rx.received().len();
+    let view = r.dispatcher.endpoints().into_iter().next().unwrap();
+    assert_eq!(view.breaker.position, Position::Open, "{view:?}");
+    // Well before the probe time (ten minutes after it opened) nothing goes.
+    r.run_until(Duration::from_secs(60), Duration::from_secs(300), |_| false)
+        .await;
+    assert_eq!(rx.received().len(), seen, "nothing sent while paused");
+    assert_eq!(r.counts().dead, 0);
+    // After it: one probe, then everything.
+    let done = r
+        .run_until(Duration::from_secs(30), Duration::from_secs(3600), |r| {
+            r.counts().pending == 0
+        })
+        .await;
+    assert!(done.is_some(), "{:?}", r.counts());
+    assert_eq!(r.counts().delivered, 10);
 }

@@ -38,6 +38,8 @@ impl EndpointLimits {
 #[derive(Default)]
 struct Endpoint {
     in_flight: usize,
+    /// The limits its last attempt started under (`None` before any).
+    limits: Option<EndpointLimits>,
     /// Tokens left and when they were counted (rate-limited endpoints only).
     bucket: Option<(f64, i64)>,
     breaker: Breaker,
@@ -150,6 +152,7 @@ impl Endpoints {
         let mut map = self.map();
         let e = map.entry(endpoint.to_string()).or_default();
         e.in_flight += 1;
+        e.limits = Some(*limits);
         if let Some(rate) = limits.rate_per_second {
             e.bucket = Some((e.tokens(rate, now_ms) - 1.0, now_ms));
         }
@@ -195,6 +198,27 @@ impl Endpoints {
             b.probe_ms = Some(now_ms + b.probe_wait.as_millis() as i64);
         }
         e.breaker = b;
+    }
+
+    /// The endpoints that can take no delivery at `now_ms` whatever is due: paused, full,
+    /// or out of tokens. The outbox leaves their backlog out of its due query.
+    pub fn blocked(&self, now_ms: i64) -> Vec<String> {
+        self.map()
+            .iter()
+            .filter(|(_, e)| {
+                let paused = match e.breaker.admit(now_ms) {
+                    Admit::Go => false,
+                    Admit::Probe => e.in_flight > 0,
+                    Admit::Wait(_) => true,
+                };
+                let full = e.limits.is_some_and(|l| {
+                    e.in_flight >= l.slots(self.total)
+                        || l.rate_per_second.is_some_and(|r| e.tokens(r, now_ms) < 1.0)
+                });
+                paused || full
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// The earliest time a paused or rate-limited endpoint may take a delivery again.
@@ -252,8 +276,10 @@ mod tests {
         eps.start(E, "b", &l, 0);
         assert_eq!(eps.allows(E, &l, 0, 0), Err(None));
         assert_eq!(eps.allows("https://other.example/", &l, 0, 0), Ok(()));
+        assert_eq!(eps.blocked(0), [E]);
         eps.end(E, "a", Some(Health::Up), &l, 1);
         assert_eq!(eps.allows(E, &l, 0, 1), Ok(()));
+        assert!(eps.blocked(1).is_empty());
         assert_eq!(eps.views()[0].in_flight, 1);
     }
 
@@ -297,7 +323,9 @@ mod tests {
         let opened = eps.end(E, "b", Some(Health::Down), &l, 0).unwrap();
         assert_eq!(opened.position, Position::Open);
         assert_eq!(eps.allows(E, &l, 0, 500), Err(Some(1000)));
+        assert_eq!(eps.blocked(500), [E]);
         assert_eq!(eps.next_change(500), Some(1000));
+        assert!(eps.blocked(1000).is_empty(), "the probe may go");
         assert_eq!(eps.allows(E, &l, 0, 1000), Ok(()));
         assert_eq!(eps.allows(E, &l, 1, 1000), Err(None), "one probe alone");
         eps.start(E, "probe", &l, 1000);

@@ -164,16 +164,17 @@ impl Outbox {
     }
 
     /// Up to `limit` pending deliveries at the head of their records' queues and due at
-    /// `now_ms`, earliest due first, leaving out the ids `skip` says are taken (and, in a
-    /// database, those another host holds). Each is counted as attempted before it is
+    /// `now_ms`, earliest due first, leaving out the `blocked` endpoints' (paused or full)
+    /// and the ids `skip` says are taken (and, in a database, those another host holds). Each is counted as attempted before it is
     /// handed out.
     pub fn due(
         &self,
         now_ms: i64,
         limit: usize,
+        blocked: &[String],
         skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
-        either!(self, b => b.due(now_ms, limit, skip))
+        either!(self, b => b.due(now_ms, limit, blocked, skip))
     }
 
     /// One delivery for an attempt by id, whatever its place in the queue; counted as

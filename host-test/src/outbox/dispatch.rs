@@ -258,8 +258,20 @@ impl Dispatcher {
                 // This round's choices per endpoint, on top of those in flight.
                 let chosen: Mutex<std::collections::HashMap<String, usize>> = Mutex::default();
                 let later: Mutex<Option<i64>> = Mutex::default();
+                // URLs (with the strategies sending there) found blocked this round: an
+                // endpoint that is full or paused stays so until the round ends, and a
+                // backlog of thousands behind it is skipped at a hash lookup each.
+                let blocked: Mutex<std::collections::HashMap<String, Vec<String>>> =
+                    Mutex::default();
                 let skip = |c: &Candidate<'_>| {
                     if taken.contains(c.id) {
+                        return true;
+                    }
+                    let mut blocked = blocked.lock().unwrap_or_else(|p| p.into_inner());
+                    if blocked
+                        .get(c.url)
+                        .is_some_and(|s| s.iter().any(|s| s == c.strategy))
+                    {
                         return true;
                     }
                     let endpoint = endpoint_of(c.url);
@@ -272,6 +284,10 @@ impl Dispatcher {
                             false
                         }
                         Err(at) => {
+                            blocked
+                                .entry(c.url.to_string())
+                                .or_default()
+                                .push(c.strategy.to_string());
                             let mut l = later.lock().unwrap_or_else(|p| p.into_inner());
                             *l = match (*l, at) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -281,7 +297,8 @@ impl Dispatcher {
                         }
                     }
                 };
-                let result = self.outbox.due(now, free, &skip);
+                let blocked = self.endpoints.blocked(now);
+                let result = self.outbox.due(now, free, &blocked, &skip);
                 reopens = later.into_inner().unwrap_or_else(|p| p.into_inner());
                 match result {
                     Ok(due) => {

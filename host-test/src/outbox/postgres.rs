@@ -86,9 +86,11 @@ CREATE TABLE deliveries (
     last_response TEXT,
     finished_ms BIGINT,
     lease_owner TEXT,
-    lease_until_ms BIGINT
+    lease_until_ms BIGINT,
+    endpoint TEXT NOT NULL
 );
-CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq) WHERE state = 'pending';
+CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq, endpoint)
+    WHERE state = 'pending';
 CREATE INDEX deliveries_by_state ON deliveries (state, seq);
 CREATE INDEX deliveries_pending_by_strategy ON deliveries (strategy) WHERE state = 'pending';
 CREATE TABLE queue_codes (
@@ -504,6 +506,7 @@ impl PgOutbox {
         let urls: Vec<&str> = rows.iter().map(|(_, r)| r.url.as_str()).collect();
         let headers: Vec<String> = rows.iter().map(|(_, r)| headers_json(&r.headers)).collect();
         let bodies: Vec<&[u8]> = rows.iter().map(|(_, r)| r.body.as_slice()).collect();
+        let endpoints: Vec<String> = rows.iter().map(|(_, r)| endpoint_of(&r.url)).collect();
         let codes: Vec<String> = rows
             .iter()
             .map(|(_, r)| serde_json::Value::from(r.member_codes.clone()).to_string())
@@ -529,13 +532,15 @@ impl PgOutbox {
                 .query(
                     &format!("INSERT INTO deliveries (id, seq, state, source, created_ms, next_attempt_ms,
                         method, url, headers, body, member_codes, strategy, strategy_version,
-                        lease_owner, lease_until_ms)
+                        lease_owner, lease_until_ms, endpoint)
                      SELECT id, seq, 'pending', source, $11, $11, method, url, headers, body,
                         codes, strategy, version, $12, CASE WHEN $12::text IS NULL THEN NULL
-                        ELSE {DB_NOW_MS} + $13 END
+                        ELSE {DB_NOW_MS} + $13 END, endpoint
                      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
-                                 $6::text[], $7::bytea[], $8::text[], $9::text[], $10::bigint[])
-                       AS t(id, seq, source, method, url, headers, body, codes, strategy, version)
+                                 $6::text[], $7::bytea[], $8::text[], $9::text[], $10::bigint[],
+                                 $14::text[])
+                       AS t(id, seq, source, method, url, headers, body, codes, strategy, version,
+                            endpoint)
                      ORDER BY seq
                      ON CONFLICT (id) DO NOTHING
                      RETURNING id, seq"),
@@ -543,6 +548,7 @@ impl PgOutbox {
                         &ids, &seqs, &sources, &methods, &urls, &headers, &bodies, &codes,
                         &strategies, &versions, &now_ms, &held.then_some(self.owner.as_str()),
                         &self.lease_ms,
+                        &endpoints,
                     ],
                 )
                 .await?
@@ -583,12 +589,13 @@ impl PgOutbox {
     }
 
     /// See [`super::Outbox::due`]: claimed under this process's lease. The due heads are
-    /// read a page at a time, in due order, until `limit` are chosen: `skip` may pass over
-    /// many (a paused endpoint's).
+    /// read a page at a time, in due order, until `limit` are chosen, the `blocked`
+    /// endpoints' left out in the query (`skip` may still pass over many).
     pub fn due(
         &self,
         now_ms: i64,
         limit: usize,
+        blocked: &[String],
         skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
         if limit == 0 {
@@ -602,6 +609,7 @@ impl PgOutbox {
                     "SELECT d.seq, d.id, d.url, d.strategy, d.next_attempt_ms FROM deliveries d
                      WHERE d.state = 'pending' AND d.next_attempt_ms <= $1
                        AND (d.next_attempt_ms, d.seq) > ($2, $3)
+                       AND d.endpoint <> ALL($4::text[])
                        AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= {DB_NOW_MS})
                        AND {HEAD}
                      ORDER BY d.next_attempt_ms, d.seq
@@ -611,7 +619,9 @@ impl PgOutbox {
                 .await?;
             let (mut chosen, mut after) = (Vec::new(), (i64::MIN, i64::MIN));
             loop {
-                let rows = tx.query(&page, &[&now_ms, &after.0, &after.1]).await?;
+                let rows = tx
+                    .query(&page, &[&now_ms, &after.0, &after.1, &blocked])
+                    .await?;
                 for r in &rows {
                     let candidate = Candidate {
                         id: r.get(1),

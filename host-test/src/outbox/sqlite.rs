@@ -103,10 +103,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_status INTEGER,
     last_error TEXT,
     last_response TEXT,
-    finished_ms INTEGER
+    finished_ms INTEGER,
+    endpoint TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms, seq)
-    WHERE state = 'pending' AND head = 1;
 CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, seq);
 CREATE TABLE IF NOT EXISTS queue_codes (
     code TEXT NOT NULL,
@@ -153,6 +152,21 @@ CREATE TABLE IF NOT EXISTS definitions (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (kind, name, version)
 );
+";
+
+/// The due index, made after any migration (it needs version 3's `endpoint`): due time
+/// first, and the endpoint in it, so [`Outbox::due`] passes over a paused or full
+/// endpoint's backlog in the index alone, without reading those rows.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS deliveries_due_at ON deliveries (next_attempt_ms, seq, endpoint)
+    WHERE state = 'pending' AND head = 1;
+";
+
+/// Version 2 to 3: each delivery names its endpoint (filled in from its URL after this),
+/// and the due index that lacks it goes.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE deliveries ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+DROP INDEX IF EXISTS deliveries_due;
 ";
 
 /// Version 1 to 2: deliveries name their strategy (`''`, "the one strategy", for what
@@ -486,19 +500,17 @@ impl SqliteOutbox {
                 .map_err(|e| at("cannot write", &e))?;
             }
             Some(v) if v == SCHEMA_VERSION => {}
-            Some(1) => {
-                conn.execute_batch(&format!(
-                    "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} UPDATE meta SET value = {SCHEMA_VERSION} WHERE key = 'schema'; COMMIT;"
-                ))
-                .map_err(|e| at("cannot migrate it from schema version 1", &e))?;
-            }
-            // Version 3 only adds tables, which the schema above has just created.
-            Some(2) => {
-                conn.execute(
-                    "UPDATE meta SET value = ?1 WHERE key = 'schema'",
-                    [SCHEMA_VERSION],
-                )
-                .map_err(|e| at("cannot migrate it from schema version 2", &e))?;
+            Some(v @ (1 | 2)) => {
+                // Version 3's new tables the schema above has just created.
+                let steps = if v == 1 {
+                    format!("{MIGRATE_1_TO_2} {MIGRATE_2_TO_3}")
+                } else {
+                    MIGRATE_2_TO_3.to_string()
+                };
+                let mut conn = conn;
+                migrate_to_3(&mut conn, &steps)
+                    .map_err(|e| at(&format!("cannot migrate it from schema version {v}"), &e))?;
+                return SqliteOutbox::finish_open(path, conn);
             }
             Some(v) => {
                 return Err(at(
@@ -509,6 +521,12 @@ impl SqliteOutbox {
                 ));
             }
         }
+        SqliteOutbox::finish_open(path, conn)
+    }
+
+    fn finish_open(path: &Path, conn: Connection) -> Result<SqliteOutbox, OutboxError> {
+        conn.execute_batch(INDEXES)
+            .map_err(|e| OutboxError(format!("outbox {}: cannot index: {e}", path.display())))?;
         Ok(SqliteOutbox {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -561,8 +579,9 @@ impl SqliteOutbox {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO deliveries
                        (id, seq, state, head, source, created_ms, next_attempt_ms,
-                        method, url, headers, body, member_codes, strategy, strategy_version)
-                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        method, url, headers, body, member_codes, strategy, strategy_version,
+                        endpoint)
+                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?;
                 for (origin, requests) in batches {
                     for r in *requests {
@@ -579,6 +598,7 @@ impl SqliteOutbox {
                             codes,
                             origin.strategy,
                             origin.version,
+                            crate::delivery::deliver::endpoint_of(&r.url),
                         ])?;
                         let new = n == 1;
                         if new {
@@ -607,6 +627,7 @@ impl SqliteOutbox {
         &self,
         now_ms: i64,
         limit: usize,
+        blocked: &[String],
         skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
         self.with("cannot hand out due deliveries", |c| {
@@ -620,12 +641,14 @@ impl SqliteOutbox {
                     concat!(
                         "SELECT ",
                         due_columns!(),
-                        " FROM deliveries INDEXED BY deliveries_due
+                        " FROM deliveries INDEXED BY deliveries_due_at
                          WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
+                           AND endpoint NOT IN (SELECT value FROM json_each(?2))
                          ORDER BY next_attempt_ms, seq"
                     ),
                 )?;
-                let mut rows = st.query([now_ms])?;
+                let blocked = Json::from(blocked).to_string();
+                let mut rows = st.query(params![now_ms, blocked])?;
                 while let Some(row) = rows.next()? {
                     if out.len() >= limit {
                         break;
@@ -674,7 +697,7 @@ impl SqliteOutbox {
     pub fn next_due_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
         self.with("cannot read the queue", |c| {
             c.query_row(
-                "SELECT MIN(next_attempt_ms) FROM deliveries INDEXED BY deliveries_due
+                "SELECT MIN(next_attempt_ms) FROM deliveries INDEXED BY deliveries_due_at
                  WHERE state = 'pending' AND head = 1 AND next_attempt_ms > ?1",
                 [now_ms],
                 |r| r.get(0),
@@ -1079,6 +1102,29 @@ pub(super) fn replay_one(
     Ok(Ok(url))
 }
 
+/// Run migration `steps` to version 3 and fill in each delivery's endpoint, in one
+/// transaction.
+fn migrate_to_3(conn: &mut Connection, steps: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(steps)?;
+    let rows: Vec<(i64, String)> = {
+        let mut st = tx.prepare("SELECT rowid, url FROM deliveries")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    {
+        let mut up = tx.prepare("UPDATE deliveries SET endpoint = ?2 WHERE rowid = ?1")?;
+        for (rowid, url) in rows {
+            up.execute(params![rowid, crate::delivery::deliver::endpoint_of(&url)])?;
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()
+}
+
 fn claim(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> rusqlite::Result<()> {
     let mut st =
         tx.prepare_cached("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?1")?;
@@ -1244,7 +1290,7 @@ mod tests {
     use crate::outbox::ReplayFilter;
 
     fn due_ids(o: &Outbox, now: i64) -> Vec<String> {
-        o.due(now, 100, &|_| false)
+        o.due(now, 100, &[], &|_| false)
             .unwrap()
             .into_iter()
             .map(|d| d.request.delivery_id)
@@ -1305,7 +1351,7 @@ mod tests {
         let o = Outbox::open(&path).unwrap();
         o.enqueue(&origin(), &[request("a", &["X"]), request("b", &["Y"])], 0)
             .unwrap();
-        let first = o.due(0, 1, &|_| false).unwrap();
+        let first = o.due(0, 1, &[], &|_| false).unwrap();
         assert_eq!(
             (first[0].request.delivery_id.as_str(), first[0].attempts),
             ("a", 0)
@@ -1315,7 +1361,7 @@ mod tests {
         // The host dies during both attempts; after the restart they count.
         drop(o);
         let o = Outbox::open(&path).unwrap();
-        let again = o.due(0, 10, &|_| false).unwrap();
+        let again = o.due(0, 10, &[], &|_| false).unwrap();
         let counts: Vec<u32> = again.iter().map(|d| d.attempts).collect();
         assert_eq!(counts, [1, 1]);
         // Recording the attempt writes the exact count.
@@ -1348,7 +1394,7 @@ mod tests {
             value: "Bearer real-token-do-not-store".into(),
         });
         o.enqueue(&origin(), &[r], 0).unwrap();
-        let due = o.due(0, 10, &|_| false).unwrap();
+        let due = o.due(0, 10, &[], &|_| false).unwrap();
         let auth = due[0]
             .request
             .headers
@@ -1385,7 +1431,7 @@ mod tests {
         drop(o);
         let o = Outbox::open(&path).unwrap();
         assert!(due_ids(&o, 6_999).is_empty());
-        let due = o.due(7_000, 10, &|_| false).unwrap();
+        let due = o.due(7_000, 10, &[], &|_| false).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].attempts, due[0].budget), (3, Some(9)));
         assert_eq!(
@@ -1560,7 +1606,7 @@ mod tests {
             .execute_batch(SCHEMA_1)
             .unwrap();
         let o = Outbox::open(&path).unwrap();
-        let due = o.due(0, 10, &|_| false).unwrap();
+        let due = o.due(0, 10, &[], &|_| false).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(
             (
@@ -1710,14 +1756,27 @@ mod tests {
                 ("https://b.example/".to_string(), Breaker::default())
             ]
         );
+        o.enqueue(&origin(), &[request("p", &["X"])], 0).unwrap();
         drop(o);
-        // As a version-2 host left it: no attempts, no breakers.
+        // As a version-2 host left it: no attempts, no breakers, deliveries without their
+        // endpoint, the old due index.
         let c = Connection::open(&path).unwrap();
-        c.execute_batch("DROP TABLE attempts; DROP TABLE breakers; UPDATE meta SET value = 2 WHERE key = 'schema';")
-            .unwrap();
+        c.execute_batch(
+            "DROP TABLE attempts; DROP TABLE breakers; DROP INDEX deliveries_due_at;
+             ALTER TABLE deliveries DROP COLUMN endpoint;
+             CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq)
+                 WHERE state = 'pending' AND head = 1;
+             UPDATE meta SET value = 2 WHERE key = 'schema';",
+        )
+        .unwrap();
         drop(c);
         let o = Outbox::open(&path).unwrap();
         assert_eq!(o.breakers().unwrap(), Vec::new());
+        // The endpoint was filled in from the URL: the pending delivery is left out when
+        // its endpoint is blocked, and handed out when it is not.
+        let blocked = ["https://hooks.example/in".to_string()];
+        assert!(o.due(0, 10, &blocked, &|_| false).unwrap().is_empty());
+        assert_eq!(o.due(0, 10, &[], &|_| false).unwrap().len(), 1);
         o.save_breaker("https://a.example/", &open, 6).unwrap();
         drop(o);
         let version: i64 = Connection::open(&path)
