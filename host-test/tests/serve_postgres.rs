@@ -394,9 +394,13 @@ fn a_definition_put_on_one_worker_is_followed_by_the_others() {
 
 /// One benchmark trial: `workers` `serve` processes on a fresh outbox (`None`: one on a
 /// SQLite file), 10,000 changes of distinct records posted 100 at a time round the
-/// workers; deliveries per second from the first POST to the last receipt.
+/// workers (`BENCH_CHANGES` to change the number); deliveries per second from the first
+/// POST to the last receipt.
 fn trial(url: Option<&str>, workers: usize, round: usize) -> f64 {
-    const CHANGES: usize = 10_000;
+    let changes: usize = std::env::var("BENCH_CHANGES")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10_000);
     let rt = tokio();
     let receiver = rt.block_on(Receiver::builder().start()).unwrap();
     let dir = Scratch::new("serve_postgres", &format!("bench_{workers}_{round}"));
@@ -420,9 +424,9 @@ fn trial(url: Option<&str>, workers: usize, round: usize) -> f64 {
         })
         .collect();
     let started = std::time::Instant::now();
-    for k in 0..CHANGES / 100 {
+    for k in 0..changes / 100 {
         let batch: Vec<Json> = (0..100)
-            .map(|i| change(&format!("D{:04}", k * 100 + i), 1, "n"))
+            .map(|i| change(&format!("D{:05}", k * 100 + i), 1, "n"))
             .collect();
         assert_eq!(
             serves[k % workers].post("/changes", &Json::Array(batch)).0,
@@ -432,8 +436,8 @@ fn trial(url: Option<&str>, workers: usize, round: usize) -> f64 {
     assert!(wait_until(Duration::from_secs(600), || receiver
         .received()
         .len()
-        >= CHANGES));
-    CHANGES as f64 / started.elapsed().as_secs_f64()
+        >= changes));
+    changes as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Deliveries per second end to end: SQLite beside 1, 2 and 4 workers on PostgreSQL, in

@@ -20,7 +20,9 @@
 //!   (`pg_advisory_xact_lock`, in one sorted order), so two workers accepting changes of
 //!   one record queue them in the order they were accepted.
 //! - **Accepted means committed**: an enqueue returns after its transaction commits
-//!   (`synchronous_commit` as the server has it, `on` by default).
+//!   (`synchronous_commit` as the server has it, `on` by default). Progress (claims and
+//!   what each attempt came to) commits without waiting for the flush ([`PROGRESS`]), as
+//!   the SQLite outbox's progress does with `synchronous=NORMAL`.
 //! - **Duplicates refused by delivery id** (the primary key), across workers.
 //! - **Endpoints disabled, schedule fires and definitions** live in the database, so every
 //!   worker sees them; a fire instant is claimed before it is rendered
@@ -33,7 +35,8 @@
 //! **Connections.** A pool ([`deadpool_postgres`]) on a small runtime of its own: the
 //! outbox's methods are synchronous (the SQLite outbox is, and the timer thread and the
 //! CLI call them outside any runtime), so each call waits for its queries on the pool's
-//! runtime while the caller's thread blocks, as it does on a SQLite write. A connection
+//! runtime while the caller's thread blocks, as it does on a SQLite write (a worker of the
+//! dispatcher's runtime first hands its other tasks on, `block_in_place`). A connection
 //! broken by a database restart fails the call it was in (the caller retries: the
 //! dispatcher at its next poll, a client on its `503`) and is replaced by a new one.
 
@@ -155,6 +158,12 @@ CREATE TABLE breakers (
 
 /// The schema version this host writes and reads.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Progress (claims, attempts, outcomes) commits without waiting for the WAL flush, as
+/// the SQLite outbox's `synchronous=NORMAL`: a crash of the database server may lose the
+/// last few, and those deliveries are sent again (at least once); what accepts work waits
+/// for the flush.
+const PROGRESS: &str = "SET LOCAL synchronous_commit TO OFF";
 
 /// The database's clock in Unix ms: leases are reckoned on it alone.
 const DB_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
@@ -421,13 +430,23 @@ impl PgOutbox {
     }
 
     fn run<R>(&self, what: &str, f: impl Future<Output = PgResult<R>>) -> Result<R, OutboxError> {
-        let _in = self.runtime.as_ref().map(|rt| rt.enter());
-        // Unconstrained: a caller that is a task which spent its cooperative budget (an
-        // attempt's HTTP exchange) would otherwise have the pool's semaphore answer
-        // "not yet" for ever, as tokio tells a task to yield to the scheduler it is
-        // not running on here.
-        block_on(tokio::task::unconstrained(f))
-            .map_err(|e| OutboxError(format!("outbox {}: {what}: {e}", self.shown)))
+        let wait = || {
+            let _in = self.runtime.as_ref().map(|rt| rt.enter());
+            // Unconstrained: a caller that is a task which spent its cooperative budget
+            // (an attempt's HTTP exchange) would otherwise have the pool's semaphore
+            // answer "not yet" for ever, as tokio tells a task to yield to the scheduler
+            // it is not running on here.
+            block_on(tokio::task::unconstrained(f))
+        };
+        // A worker of a multi-threaded runtime (the dispatcher's) hands its other tasks
+        // to the rest while it waits for the database, so attempts in flight go on.
+        let out = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        };
+        out.map_err(|e| OutboxError(format!("outbox {}: {what}: {e}", self.shown)))
     }
 
     /// Create the schema, or bring it to [`SCHEMA_VERSION`], or refuse a newer one.
@@ -604,8 +623,9 @@ impl PgOutbox {
         self.run("cannot hand out due deliveries", async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
+            tx.batch_execute(PROGRESS).await?;
             let page = tx
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT d.seq, d.id, d.url, d.strategy, d.next_attempt_ms FROM deliveries d
                      WHERE d.state = 'pending' AND d.next_attempt_ms <= $1
                        AND (d.next_attempt_ms, d.seq) > ($2, $3)
@@ -613,14 +633,24 @@ impl PgOutbox {
                        AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= {DB_NOW_MS})
                        AND {HEAD}
                      ORDER BY d.next_attempt_ms, d.seq
-                     LIMIT {DUE_PAGE}
+                     LIMIT $5
                      FOR UPDATE OF d SKIP LOCKED"
                 ))
                 .await?;
             let (mut chosen, mut after) = (Vec::new(), (i64::MIN, i64::MIN));
             loop {
+                // A page of what is asked and a little more first (the rows read are
+                // locked until the commit, and other workers pass over them), then more.
+                let size = if after.0 == i64::MIN {
+                    (limit * 2).max(16)
+                } else {
+                    DUE_PAGE
+                };
                 let rows = tx
-                    .query(&page, &[&now_ms, &after.0, &after.1, &blocked])
+                    .query(
+                        &page,
+                        &[&now_ms, &after.0, &after.1, &blocked, &(size as i64)],
+                    )
                     .await?;
                 for r in &rows {
                     let candidate = Candidate {
@@ -633,7 +663,7 @@ impl PgOutbox {
                     }
                 }
                 match rows.last() {
-                    Some(r) if rows.len() == DUE_PAGE && chosen.len() < limit => {
+                    Some(r) if rows.len() == size && chosen.len() < limit => {
                         after = (int(r, 4), int(r, 0));
                     }
                     _ => break,
@@ -655,17 +685,17 @@ impl PgOutbox {
         if seqs.is_empty() {
             return Ok(Vec::new());
         }
+        let claim = c
+            .prepare_cached(&format!(
+                "UPDATE deliveries SET attempts = attempts + 1, lease_owner = $2,
+                    lease_until_ms = {DB_NOW_MS} + $3
+                 WHERE seq = ANY($1)
+                 RETURNING seq, id, method, url, headers, body, member_codes, attempts - 1,
+                    budget, strategy, created_ms"
+            ))
+            .await?;
         let rows = c
-            .query(
-                &format!(
-                    "UPDATE deliveries SET attempts = attempts + 1, lease_owner = $2,
-                        lease_until_ms = {DB_NOW_MS} + $3
-                     WHERE seq = ANY($1)
-                     RETURNING seq, id, method, url, headers, body, member_codes, attempts - 1,
-                        budget, strategy, created_ms"
-                ),
-                &[&seqs, &self.owner, &self.lease_ms],
-            )
+            .query(&claim, &[&seqs, &self.owner, &self.lease_ms])
             .await?;
         let mut out: Vec<Due> = rows.iter().map(due_row).collect();
         out.sort_by_key(|d| seqs.iter().position(|s| *s == d.seq));
@@ -723,12 +753,16 @@ impl PgOutbox {
         let n = self.run("cannot record an attempt", async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
+            tx.batch_execute(PROGRESS).await?;
             let n = tx
                 .execute(
-                    "UPDATE deliveries SET attempts = $2, budget = $3, next_attempt_ms = $4,
+                    &tx.prepare_cached(
+                        "UPDATE deliveries SET attempts = $2, budget = $3, next_attempt_ms = $4,
                        outcome = 'retry', last_status = $5, last_error = $6, last_response = $7,
                        lease_owner = NULL, lease_until_ms = NULL
                      WHERE seq = $1 AND state = 'pending' AND lease_owner = $8",
+                    )
+                    .await?,
                     &[
                         &seq,
                         &(attempts as i64),
@@ -773,12 +807,16 @@ impl PgOutbox {
         let n = self.run("cannot record a finished delivery", async {
             let mut c = self.pool.get().await?;
             let tx = c.transaction().await?;
+            tx.batch_execute(PROGRESS).await?;
             let n = tx
                 .execute(
-                    "UPDATE deliveries SET state = $2, outcome = $3, attempts = $4,
+                    &tx.prepare_cached(
+                        "UPDATE deliveries SET state = $2, outcome = $3, attempts = $4,
                        last_status = $5, last_error = $6, last_response = $7, finished_ms = $8,
                        lease_owner = NULL, lease_until_ms = NULL
                      WHERE seq = $1 AND state = 'pending' AND lease_owner = $9",
+                    )
+                    .await?,
                     &[
                         &seq,
                         &state.word(),
@@ -795,8 +833,12 @@ impl PgOutbox {
             if n == 1 {
                 made(&tx, seq, outcome, last).await?;
                 // Out of its records' queues: the next delivery of each is a head now.
-                tx.execute("DELETE FROM queue_codes WHERE seq = $1", &[&seq])
-                    .await?;
+                tx.execute(
+                    &tx.prepare_cached("DELETE FROM queue_codes WHERE seq = $1")
+                        .await?,
+                    &[&seq],
+                )
+                .await?;
             }
             tx.commit().await?;
             Ok(n)
@@ -1153,8 +1195,8 @@ async fn made(
         return Ok(());
     };
     tx.execute(
-        "INSERT INTO attempts (delivery, number, started_ms, latency_ms, status, outcome, error, response)
-         SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM deliveries WHERE seq = $1",
+        &tx.prepare_cached("INSERT INTO attempts (delivery, number, started_ms, latency_ms, status, outcome, error, response)
+         SELECT id, $2, $3, $4, $5, $6, $7, $8 FROM deliveries WHERE seq = $1").await?,
         &[
             &seq,
             &i64::from(m.number),
