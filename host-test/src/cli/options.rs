@@ -27,6 +27,10 @@ impl Pair {
     }
 }
 
+/// The platform key file's name beside the outbox: `serve`'s default, and `send`'s
+/// (beside `serve`'s default outbox), so both sign with the key `serve` publishes.
+pub const PLATFORM_KEY_FILE: &str = "platform-key.json";
+
 /// How `send` and `serve` retry: the same options, the same defaults.
 #[derive(clap::Args)]
 pub struct RetryArgs {

@@ -1,13 +1,15 @@
 //! One request to the customer's webhook: the HTTP client with its SSRF guard, OAuth
-//! tokens, the platform token, signing through the component, redaction, and the engine
+//! tokens, the platform token and its keys, signing through the component, redaction, and the engine
 //! that decides after each attempt what comes next.
 
 pub mod decide;
 pub mod deliver;
 pub mod http;
+pub mod key_file;
 pub mod log;
 pub mod oauth;
 pub mod placeholders;
+pub mod platform_key;
 pub mod platform_token;
 pub mod plugin;
 pub mod secret;

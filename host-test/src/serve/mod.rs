@@ -13,6 +13,7 @@
 //! | `GET /deliveries?status=pending\|delivered\|dead&limit=N&after=SEQ` | The outbox, in queue order, with counts. |
 //! | `GET /deliveries/{id}` | One delivery, with the strategy and version that rendered it. |
 //! | `POST /deliveries/{id}/replay` | Queue a finished delivery again; it is re-signed with the current secrets. |
+//! | `GET /.well-known/jwks.json` | The public keys that verify platform tokens (RFC 7517), the signing key first. |
 //!
 //! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
 //! `problems` (each with a `path`, and a `line` and `column` where there is one); the
@@ -32,6 +33,7 @@ use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
 use crate::contract::bindings::Member;
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::outbox::Outbox;
 use crate::outbox::dispatch::Dispatcher;
 use crate::sandbox::runtime::Runtime;
@@ -71,6 +73,8 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// The delivery log (its redactor redacts what the outbox records).
     pub log: Arc<DeliveryLog>,
+    /// The keys that sign platform tokens (the engines' too), published as the JWKS.
+    pub platform_keys: Arc<PlatformKeys>,
 }
 
 /// Why `serve` did not start.
@@ -169,6 +173,7 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         dispatcher: dispatcher.clone(),
         members,
         log: options.log,
+        platform_keys: options.platform_keys,
     });
     let s = service.clone();
     let handler: Handler = Arc::new(move |method, target, _headers, body| {
