@@ -131,7 +131,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
     let platform_key =
         platform_key.unwrap_or_else(|| outbox.with_file_name(super::options::PLATFORM_KEY_FILE));
-    let (policy, limits) = (retry.policy(), sandbox.limits());
+    let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
     let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
@@ -155,7 +155,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                     .configure(config, &strategy.run_options.run_as_user, tokens.clone())
                     .platform_keys(keys.clone())
                     .log(log.clone())
-                    .policy(policy)
+                    .policy(policy.clone())
                     .without_dead_letter_list()
             })
         };

@@ -39,7 +39,7 @@ impl std::fmt::Debug for Service {
 }
 
 /// An answer with a JSON body.
-fn reply(status: u16, body: Json) -> Reply {
+pub(super) fn reply(status: u16, body: Json) -> Reply {
     Reply::status(status, &body.to_string()).header("content-type", "application/json")
 }
 
@@ -54,7 +54,7 @@ fn problem(path: &str, message: &str, line: Option<u32>, column: Option<u32>) ->
 }
 
 /// A `4xx`/`5xx` answer: what is wrong and the located problems.
-fn error(status: u16, message: &str, problems: Vec<Json>) -> Reply {
+pub(super) fn error(status: u16, message: &str, problems: Vec<Json>) -> Reply {
     reply(status, json!({ "error": message, "problems": problems }))
 }
 
@@ -193,10 +193,19 @@ impl Service {
                     Err(e) => error(503, &e.to_string(), Vec::new()),
                 }
             }
+            ("POST", ["deliveries", "replay"]) => self.replay_dead(body),
             ("POST", ["deliveries", id, "replay"]) => match percent_decode_strict(id) {
                 Some(id) => self.replay(&id),
                 None => bad_segment("delivery id"),
             },
+            ("GET", ["deliveries", id, view @ ("attempts" | "request")]) => {
+                match percent_decode_strict(id) {
+                    Some(id) if *view == "attempts" => self.attempts(&id),
+                    Some(id) => self.request(&id),
+                    None => bad_segment("delivery id"),
+                }
+            }
+            ("GET", ["endpoints"]) => self.endpoints(),
             ("GET", ["strategies"]) => reply(
                 200,
                 json!({ "strategies": self.catalog.strategies().iter().map(|b| Catalog::strategy_json(b)).collect::<Vec<_>>() }),
@@ -227,6 +236,10 @@ impl Service {
                 error(405, &format!("{path} takes POST, not {method}"), Vec::new())
                     .header("allow", "POST")
             }
+            (_, ["deliveries", _, "attempts" | "request"] | ["endpoints"]) => {
+                error(405, &format!("{path} takes GET, not {method}"), Vec::new())
+                    .header("allow", "GET")
+            }
             (_, ["deliveries"] | ["deliveries", _]) => {
                 error(405, &format!("{path} takes GET, not {method}"), Vec::new())
                     .header("allow", "GET")
@@ -234,7 +247,7 @@ impl Service {
             _ => error(
                 404,
                 &format!(
-                    "no route {method} {path}; the routes are POST /changes, POST /strategies/{{name}}/batch, POST /strategies/{{name}}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{{name}}, GET /configurations, GET|PUT|DELETE /configurations/{{name}}, GET /deliveries, GET /deliveries/{{id}}, POST /deliveries/{{id}}/replay"
+                    "no route {method} {path}; the routes are POST /changes, POST /strategies/{{name}}/batch, POST /strategies/{{name}}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{{name}}, GET /configurations, GET|PUT|DELETE /configurations/{{name}}, GET /deliveries, GET /deliveries/{{id}}, GET /deliveries/{{id}}/attempts, GET /deliveries/{{id}}/request, POST /deliveries/{{id}}/replay, POST /deliveries/replay, GET /endpoints"
                 ),
                 Vec::new(),
             ),

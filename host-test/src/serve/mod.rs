@@ -13,6 +13,10 @@
 //! | `GET /deliveries?status=pending\|delivered\|dead&limit=N&after=SEQ` | The outbox, in queue order, with counts. |
 //! | `GET /deliveries/{id}` | One delivery, with the strategy and version that rendered it. |
 //! | `POST /deliveries/{id}/replay` | Queue a finished delivery again; it is re-signed with the current secrets. |
+//! | `GET /deliveries/{id}/attempts` | Every attempt: start, latency, status, outcome, error, the first bytes of the response. |
+//! | `GET /deliveries/{id}/request` | The request as stored, secrets redacted. |
+//! | `POST /deliveries/replay` | Every dead delivery of a `strategy`, an `endpoint` or both, finished `since` a time, queued again in one call; `202` with the count. |
+//! | `GET /endpoints` | Each endpoint's breaker (closed, open, half-open) and attempts in flight. |
 //! | `GET /.well-known/jwks.json` | The public keys that verify platform tokens (RFC 7517), the signing key first. |
 //!
 //! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
@@ -22,6 +26,7 @@
 //! ones removed); it lives in memory, as a stand-in for the platform's own.
 
 mod api;
+mod history;
 mod members;
 mod timer;
 
