@@ -116,6 +116,40 @@ async fn the_component_renders_signs_and_refreshes_tokens() {
     }
 }
 
+/// An embedding host that includes the platform token but gives the engine no key sends
+/// nothing with a placeholder in it: the delivery ends at once, saying what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_platform_key_nothing_is_sent_and_the_dead_letter_says_why() {
+    let mut config = formats::read_configuration(&examples().join("customer.config.json")).unwrap();
+    let strategy = formats::read_strategy(&examples().join("customer.strategy.json")).unwrap();
+    let rx = Receiver::builder().start().await.unwrap();
+    config.webhook_url = rx.url("/hook");
+    (config.oauth.token_url, config.oauth.client_id) = (None, None);
+    (config.oauth.client_secret, config.oauth.scope) = (None, None);
+    config.include_platform_token = true;
+    let session = runtime().session(&config, &strategy).unwrap();
+    let d = Arc::new(
+        Deliverer::new(
+            Arc::new(SessionPlugin::new(session)),
+            Arc::new(HttpClient::new(ClientOptions {
+                allow_http: true,
+                allow_hosts: vec!["127.0.0.1".into()],
+                ..ClientOptions::default()
+            })),
+            Arc::new(SystemClock),
+        )
+        .configure(&config, "svc-crm-sync", Arc::new(TokenCache::default())),
+    );
+    let (changes, _) = demo::changes(8, "svc-crm-sync", SystemClock.now());
+    let reports = d.on_changes(&changes).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    let Outcome::DeadLettered(why) = &reports[0].outcome else {
+        panic!("{:?}", reports[0]);
+    };
+    assert!(why.contains("no platform key"), "{why}");
+    assert!(rx.received().is_empty(), "nothing was sent");
+}
+
 /// `host-test send` of the examples' strategy with `config` over `changes`, delivering to
 /// 127.0.0.1 and logging to `log`.
 async fn send(config: PathBuf, changes: PathBuf, log: PathBuf) -> std::process::Output {
