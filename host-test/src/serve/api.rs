@@ -9,6 +9,7 @@ use crate::catalog::{Bound, Catalog, Located, Refused};
 use crate::contract::bindings::{self as b, HttpRequest, Member, RunMode};
 use crate::delivery::deliver::{Outcome, Step, endpoint_of};
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::formats::{self as j};
 use crate::outbox::dispatch::{Dispatcher, now_ms};
 use crate::outbox::{Enqueued, MAX_LIST, Origin, ReplayError, State};
@@ -26,6 +27,7 @@ pub struct Service {
     pub(super) dispatcher: Arc<Dispatcher>,
     pub(super) members: SharedMembers,
     pub(super) log: Arc<DeliveryLog>,
+    pub(super) platform_keys: Arc<PlatformKeys>,
 }
 
 impl std::fmt::Debug for Service {
@@ -170,6 +172,10 @@ impl Service {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method, segments.as_slice()) {
             ("POST", ["changes"]) => self.changes(body),
+            ("GET", [".well-known", "jwks.json"]) => {
+                let now = self.dispatcher.clock().now().seconds;
+                reply(200, self.platform_keys.jwks(now))
+            }
             ("POST", ["strategies", name, run @ ("batch" | "immediate")]) => {
                 let Some(name) = percent_decode_strict(name) else {
                     return bad_segment("strategy name");

@@ -17,6 +17,7 @@
 //! | `GET /deliveries/{id}/request` | The request as stored, secrets redacted. |
 //! | `POST /deliveries/replay` | Every dead delivery of a `strategy`, an `endpoint` or both, finished `since` a time, queued again in one call; `202` with the count. |
 //! | `GET /endpoints` | Each endpoint's breaker (closed, open, half-open) and attempts in flight. |
+//! | `GET /.well-known/jwks.json` | The public keys that verify platform tokens (RFC 7517), the signing key first. |
 //!
 //! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
 //! `problems` (each with a `path`, and a `line` and `column` where there is one); the
@@ -37,6 +38,7 @@ use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
 use crate::contract::bindings::Member;
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::outbox::Outbox;
 use crate::outbox::dispatch::Dispatcher;
 use crate::sandbox::runtime::Runtime;
@@ -76,6 +78,8 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// The delivery log (its redactor redacts what the outbox records).
     pub log: Arc<DeliveryLog>,
+    /// The keys that sign platform tokens (the engines' too), published as the JWKS.
+    pub platform_keys: Arc<PlatformKeys>,
 }
 
 /// Why `serve` did not start.
@@ -174,6 +178,7 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         dispatcher: dispatcher.clone(),
         members,
         log: options.log,
+        platform_keys: options.platform_keys,
     });
     let s = service.clone();
     let handler: Handler = Arc::new(move |method, target, _headers, body| {
