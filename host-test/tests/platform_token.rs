@@ -363,6 +363,16 @@ fn a_rotation_keeps_old_tokens_verifiable_and_signs_new_ones_with_the_new_key() 
     let old_token = token_of(&received(&rx, 1)[0]);
     let old = verify(&old_token, &old_jwks).unwrap();
     let old_private = std::fs::read_to_string(dir.join("platform-key.json")).unwrap();
+    // Recorded as delivered before the host goes: else the restart would send it again
+    // (at least once), and the arrivals below would hold one more.
+    let start_wait = Instant::now();
+    while serve.get(&format!("/deliveries/{delivery}")).1["status"] != "delivered" {
+        assert!(
+            start_wait.elapsed() < Duration::from_secs(60),
+            "never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     drop(serve);
 
     let serve = start(&dir, &["--rotate-platform-key"]);
