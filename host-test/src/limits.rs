@@ -114,8 +114,79 @@ pub const RETRY_BASE: Duration = Duration::from_secs(2);
 pub const RETRY_CAP: Duration = Duration::from_secs(120);
 
 /// Attempts per delivery, the first included: with the schedule above, the last attempt
-/// comes at most about four minutes after the first.
+/// comes at most about four minutes after the first. This is the brief policy of `send`,
+/// whose caller waits; `serve` retries on [`DURABLE_DELAYS`] unless told otherwise.
 pub const MAX_ATTEMPTS: u32 = 8;
+
+/// `serve`'s default waits between attempts: Svix's published schedule (immediately,
+/// then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h). Eight attempts over about 27.6 hours:
+/// the early ones catch a hiccup or a deploy, the late ones an outage of a night or most
+/// of a day, and the receiver is never hammered while it is down (a breaker also pauses
+/// it, see `BREAKER_FAILURES`).
+pub const DURABLE_DELAYS: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// `serve`'s default maximum age: no retry is planned later than three days after the
+/// delivery was written. The schedule ends after 27.6 hours; the rest is room for waits
+/// that `Retry-After` stretches and for an endpoint paused by its breaker, whose
+/// deliveries wait without spending attempts.
+pub const DURABLE_MAX_AGE: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Attempts per delivery at most, in any schedule (`--max-attempts`, a configuration's
+/// `retry`): past a hundred, more attempts only hammer a receiver that is not coming
+/// back, and the attempt history of one delivery stays a page long.
+pub const MOST_ATTEMPTS: u32 = 100;
+
+/// The longest single wait a configuration's schedule may name: two days. A longer one is
+/// almost surely a typo (`30d` for `30m`), and the maximum age bounds the whole anyway.
+pub const LONGEST_WAIT: Duration = Duration::from_secs(2 * 24 * 3600);
+
+/// The longest maximum age a configuration may set: thirty days, past which a change is
+/// stale for any receiver and the outbox should not keep carrying it.
+pub const LONGEST_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// An endpoint without a limit of its own (`delivery.concurrency`) may hold one slot in
+/// this many of the host's (`--concurrency`), rounded up: half, so one slow endpoint
+/// never holds every slot and the others always keep half of them, while a host with one
+/// endpoint still keeps half its slots busy on it (a configuration raises it to all).
+pub const ENDPOINT_SHARE: usize = 2;
+
+/// The most attempts in flight to one endpoint a configuration may ask for: beyond this
+/// the host's own sockets and the receiver's accept queue are the limit, not the setting.
+pub const MAX_ENDPOINT_CONCURRENCY: u32 = 256;
+
+/// The highest rate limit a configuration may set, attempts started per second: above
+/// this one `serve` cannot start attempts that fast anyway (see BENCHMARKS.md).
+pub const MAX_RATE_PER_SECOND: u32 = 10_000;
+
+/// Consecutive failed attempts (no response, or a status the component retries) that
+/// open an endpoint's breaker by default: more than one delivery's whole early schedule,
+/// so a single bad request never pauses an endpoint, few enough that a dead endpoint is
+/// paused within seconds of heavy traffic.
+pub const BREAKER_FAILURES: u32 = 10;
+
+/// The most consecutive failures a configuration may set before its breaker opens.
+pub const MAX_BREAKER_FAILURES: u32 = 10_000;
+
+/// How long an open breaker waits before one delivery probes the endpoint, by default; it
+/// doubles after each failed probe up to [`LONGEST_PROBE_AFTER`]. Thirty seconds: a
+/// deploy's restart is usually over by then.
+pub const BREAKER_PROBE_AFTER: Duration = Duration::from_secs(30);
+
+/// The shortest probe interval a configuration may set: probing a dead endpoint more than
+/// once a second is hammering it.
+pub const SHORTEST_PROBE_AFTER: Duration = Duration::from_secs(1);
+
+/// The longest probe interval, and the cap of its doubling: an endpoint back after an
+/// outage waits at most this long to be resumed.
+pub const LONGEST_PROBE_AFTER: Duration = Duration::from_secs(3600);
 
 /// The longest `Retry-After` honoured as given: an hour, the component's own cap
 /// (`MAX_RETRY_AFTER_SECS` in `src/response.rs`), so the two never disagree (a test in
@@ -169,6 +240,11 @@ pub const PLATFORM_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// The most deliveries one listing returns: a page an operator can read and a response
 /// that stays small; page on with `after`.
 pub const MAX_LIST: usize = 1_000;
+
+/// The most dead deliveries one bulk replay queues again: one transaction that stays
+/// well under a second on this machine's SQLite, so the dispatcher is never held up long;
+/// the answer says how many are left for the next call.
+pub const MAX_BULK_REPLAY: usize = 10_000;
 
 /// The longest the dispatcher sleeps without looking at the outbox: it is woken when work
 /// is written or an attempt ends, so this only bounds how late a due time that arrived

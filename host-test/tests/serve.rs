@@ -1668,6 +1668,171 @@ fn the_schedules_of_every_strategy_run_on_one_timer_that_follows_the_catalog() {
     assert_eq!(serve.get("/configurations/Shared%20CRM").0, 404);
 }
 
+/// A configuration's own retry schedule, each attempt kept and readable through the API,
+/// the request viewable without its secrets, and every dead delivery of a strategy
+/// replayed in one call: the receiver fails three changes' every attempt, then recovers.
+#[test]
+fn attempts_requests_and_bulk_replay_through_the_api() {
+    let rt = tokio();
+    let down = Arc::new(AtomicBool::new(true));
+    let receiver = switchable_receiver(&rt, down.clone());
+    let dir = scratch("history");
+    let mut c = config(&receiver.url("/hook"));
+    c["headers"] = json!([{ "key": "X-Api-Key", "text": "header-secret-value-123" }]);
+    c["delivery"] = json!({ "retry": { "delays": ["50ms", "100ms"] } });
+    definitions(&dir, &c, &[strategy(1)]);
+    let serve = Serve::start(&dir, &[]);
+    let changes: Vec<Json> = (0..3).map(|i| change(&format!("C{i}"), 1, "n")).collect();
+    let (status, answer) = serve.post("/changes", &json!(changes));
+    assert_eq!(status, 202, "{answer}");
+    let ids = ids(&answer);
+    assert_eq!(ids.len(), 3);
+    // Three attempts each (the schedule's two delays), then dead letters.
+    assert!(wait_until(Duration::from_secs(30), || {
+        serve.get("/deliveries?status=dead").1["deliveries"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 3
+    }));
+    let (status, history) = serve.get(&format!("/deliveries/{}/attempts", ids[0]));
+    assert_eq!(status, 200, "{history}");
+    let attempts = history["attempts"].as_array().unwrap();
+    let outcomes: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["retry", "retry", "dead-letter"], "{history}");
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["attempt"], json!(i + 1));
+        assert_eq!(a["status"], json!(503));
+        assert_eq!(a["response"], json!("down"));
+        assert!(a["latency-ms"].is_u64(), "{a}");
+        assert!(a["started"].as_str().unwrap().ends_with('Z'), "{a}");
+    }
+    // The waits are the configuration's: 50 ms, then 100 ms (and not more than a
+    // second, where the default schedule would wait 5 s, then 5 min).
+    let started: Vec<jiff::Timestamp> = attempts
+        .iter()
+        .map(|a| a["started"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let gap = |i: usize| (started[i + 1] - started[i]).get_milliseconds();
+    assert!(gap(0) >= 50 && gap(0) < 1000, "{}", gap(0));
+    assert!(gap(1) >= 100 && gap(1) < 1000, "{}", gap(1));
+    // The request as stored: the body, and no secret.
+    let (status, request) = serve.get(&format!("/deliveries/{}/request", ids[0]));
+    assert_eq!(status, 200, "{request}");
+    assert!(
+        request["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"Code\":\"C0\""),
+        "{request}"
+    );
+    let text = request.to_string();
+    for secret in [SECRET, "header-secret-value-123"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let header = |name: &str| {
+        request["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"] == name)
+            .map(|h| h["value"].clone())
+    };
+    assert_eq!(header("X-Api-Key"), Some(json!("[redacted]")));
+    assert_eq!(serve.get("/deliveries/nope/attempts").0, 404);
+    assert_eq!(serve.get("/deliveries/nope/request").0, 404);
+    // Bulk replay: refused without a strategy or endpoint, or with a bad time.
+    assert_eq!(serve.post("/deliveries/replay", &json!({})).0, 400);
+    let (status, e) = serve.post(
+        "/deliveries/replay",
+        &json!({"strategy": "Customers out", "since": "yesterday"}),
+    );
+    assert_eq!(status, 400);
+    assert!(e["error"].as_str().unwrap().contains("RFC 3339"), "{e}");
+    // A time after they died takes none of them.
+    let (status, none) = serve.post(
+        "/deliveries/replay",
+        &json!({"strategy": "Customers out", "since": "9999-01-01T00:00:00Z"}),
+    );
+    assert_eq!(
+        (status, none["replayed"].clone()),
+        (202, json!(0)),
+        "{none}"
+    );
+    down.store(false, Ordering::SeqCst);
+    let (status, done) = serve.post(
+        "/deliveries/replay",
+        &json!({"strategy": "Customers out", "endpoint": receiver.url("/hook"), "since": "2000-01-01T00:00:00Z"}),
+    );
+    assert_eq!(status, 202, "{done}");
+    assert_eq!(done["replayed"], json!(3), "{done}");
+    assert_eq!(done["left"], json!(0), "{done}");
+    assert!(wait_until(Duration::from_secs(30), || {
+        serve.get("/deliveries?status=delivered").1["deliveries"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 3
+    }));
+    // The history goes on after the replay: the replay's first attempt delivered it.
+    let (_, history) = serve.get(&format!("/deliveries/{}/attempts", ids[0]));
+    let last = history["attempts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["attempt"].clone(), last["outcome"].clone()),
+        (json!(1), json!("delivered")),
+        "{history}"
+    );
+    // The endpoint is known and its breaker closed (three failures in a row stay below
+    // the default threshold).
+    let (status, endpoints) = serve.get("/endpoints");
+    assert_eq!(status, 200);
+    let list = endpoints["endpoints"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{endpoints}");
+    assert_eq!(list[0]["breaker"], json!("closed"), "{endpoints}");
+    assert_eq!(list[0]["in-flight"], json!(0), "{endpoints}");
+}
+
+/// A configuration's `delivery` settings are checked with the rest: a bad one is refused
+/// at start and by a PUT, with its key path, and the strategy in force keeps running.
+#[test]
+fn bad_delivery_settings_are_refused_with_their_path() {
+    let rt = tokio();
+    let receiver = switchable_receiver(&rt, Arc::new(AtomicBool::new(false)));
+    let dir = scratch("settings");
+    let mut c = config(&receiver.url("/hook"));
+    c["delivery"] = json!({ "retry": { "delays": ["5s", "3 fortnights"] } });
+    definitions(&dir, &c, &[strategy(1)]);
+    let stderr = serve_fails(&dir, &["--listen", "127.0.0.1:0"], 1);
+    assert!(
+        stderr.contains("delivery.retry.delays[1]: \"3 fortnights\" is not a duration"),
+        "{stderr}"
+    );
+    c["delivery"] = json!({ "concurrency": 8 });
+    definitions(&dir, &c, &[strategy(1)]);
+    let serve = Serve::start(&dir, &[]);
+    let mut bad = c.clone();
+    bad["delivery"] = json!({ "concurrency": 0 });
+    let (status, e) = serve.call(
+        "PUT",
+        "/configurations/serve%20test",
+        bad.to_string().as_bytes(),
+    );
+    assert_eq!(status, 422, "{e}");
+    assert!(e.to_string().contains("delivery.concurrency"), "{e}");
+    let (status, _) = serve.post("/changes", &json!([change("C1", 1, "n")]));
+    assert_eq!(status, 202);
+    assert!(wait_until(Duration::from_secs(20), || receiver
+        .received()
+        .len()
+        == 1));
+}
+
 // ---- The operations surface: /health, /metrics, API tokens ----
 
 /// An API token for the tests (never printed by the host).

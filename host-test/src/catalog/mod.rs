@@ -32,7 +32,7 @@ use crate::catalog::seal::{SealKey, redacted};
 use crate::contract::bindings::{self as b, Configuration, Strategy};
 use crate::delivery::deliver::Deliverer;
 use crate::delivery::plugin::SessionPlugin;
-use crate::formats::{self as j, ConfigurationJson, FormatError, StrategyJson};
+use crate::formats::{self as j, ConfigurationJson, DeliveryJson, FormatError, StrategyJson};
 use crate::limits::MAX_DEFINITION_FILE_BYTES;
 use crate::outbox::dispatch::Deliverers;
 use crate::outbox::{Kind, Outbox, OutboxError};
@@ -164,6 +164,8 @@ pub struct ConfigurationEntry {
     pub config: Configuration,
     /// As it was given (the file format), secrets included: in memory only.
     pub json: Json,
+    /// The host's delivery settings in it (retry schedule, endpoint limits).
+    pub delivery: DeliveryJson,
 }
 
 /// A strategy in force, compiled and bound to its configuration.
@@ -325,6 +327,14 @@ fn configuration_of(d: &Definition) -> Result<(String, Configuration), Located> 
         .into_wit()
         .map_err(|e| Located::of_format(&d.source, &e))?;
     Ok((config.name.clone(), config))
+}
+
+/// The delivery settings of a configuration's JSON, already checked by
+/// [`configuration_of`] (so the default only stands in for what was left out).
+fn delivery_of(json: &Json) -> DeliveryJson {
+    json.get("delivery")
+        .and_then(|d| j::from_json(d.clone()).ok())
+        .unwrap_or_default()
 }
 
 /// A strategy's JSON in the component's terms, and the configuration it names.
@@ -520,6 +530,7 @@ impl Catalog {
                 ConfigurationEntry {
                     version,
                     config,
+                    delivery: delivery_of(&d.json),
                     json: d.json,
                 },
             );
@@ -529,8 +540,16 @@ impl Catalog {
                 Some(v) => v,
                 None => store(Kind::Strategy, &strategy.name, &d)?,
             };
-            let config = state.configurations[&configuration].config.clone();
-            let bound = self.bind(strategy, configuration, version, session, d.json, &config);
+            let entry = &state.configurations[&configuration];
+            let (config, delivery) = (entry.config.clone(), entry.delivery.clone());
+            let bound = self.bind(
+                strategy,
+                configuration,
+                version,
+                session,
+                d.json,
+                (&config, &delivery),
+            );
             state.strategies.insert(bound.name.clone(), bound);
         }
         *self.write() = state;
@@ -609,10 +628,11 @@ impl Catalog {
         version: i64,
         session: crate::sandbox::runtime::Session,
         json: Json,
-        config: &Configuration,
+        (config, delivery): (&Configuration, &DeliveryJson),
     ) -> Arc<Bound> {
         let plugin = Arc::new(SessionPlugin::new(session));
-        let deliverer = Arc::new((self.engine)(config, &strategy, plugin.clone()));
+        let deliverer =
+            Arc::new((self.engine)(config, &strategy, plugin.clone()).settings(delivery));
         Arc::new(Bound {
             name: strategy.name.clone(),
             version,
@@ -656,11 +676,11 @@ impl Catalog {
                 "name the configuration the strategy sends through: \"configuration\": \"<name>\"",
             )]));
         };
-        let config = {
+        let (config, delivery) = {
             let s = self.read();
             s.room_for(s.strategies.contains_key(name))?;
             match s.configurations.get(&configuration) {
-                Some(c) => c.config.clone(),
+                Some(c) => (c.config.clone(), c.delivery.clone()),
                 None => {
                     return Err(Refused::Invalid(vec![Located::new(
                         source,
@@ -681,7 +701,14 @@ impl Catalog {
         let version = self
             .outbox
             .put_definition(Kind::Strategy, name, &body, now_ms)?;
-        let bound = self.bind(strategy, configuration, version, session, d.json, &config);
+        let bound = self.bind(
+            strategy,
+            configuration,
+            version,
+            session,
+            d.json,
+            (&config, &delivery),
+        );
         {
             let mut s = self.write();
             s.retired.remove(name);
@@ -750,6 +777,7 @@ impl Catalog {
         let version = self
             .outbox
             .put_definition(Kind::Configuration, name, &body, now_ms)?;
+        let delivery = delivery_of(&d.json);
         let rebound: Vec<Arc<Bound>> = sessions
             .into_iter()
             .map(|(b, session)| {
@@ -759,7 +787,7 @@ impl Catalog {
                     b.version,
                     session,
                     b.json.clone(),
-                    &config,
+                    (&config, &delivery),
                 )
             })
             .collect();
@@ -770,6 +798,7 @@ impl Catalog {
                 ConfigurationEntry {
                     version,
                     config: config.clone(),
+                    delivery: delivery_of(&d.json),
                     json: d.json,
                 },
             );
@@ -982,6 +1011,7 @@ mod tests {
                     version: 1,
                     config: config.clone(),
                     json: Json::Null,
+                    delivery: DeliveryJson::default(),
                 },
             );
         }

@@ -1,5 +1,8 @@
 //! The options several commands share: the definition files, delivery, retries, the sandbox.
 
+use std::time::Duration;
+
+use host_test::delivery::deliver::RetryPolicy;
 use std::path::PathBuf;
 
 use host_test::Limits;
@@ -27,27 +30,45 @@ impl Pair {
     }
 }
 
-/// How `send` and `serve` retry: the same options, the same defaults.
+/// How `send` and `serve` retry: the same options. `send`, whose caller waits, retries
+/// briefly by default (exponential backoff, about four minutes); `serve` retries on the
+/// durable schedule (about 27.6 hours) unless one of these is given, and a configuration's
+/// `delivery.retry` overrides either.
 #[derive(clap::Args)]
 pub struct RetryArgs {
-    /// The first backoff's upper bound, in milliseconds.
-    #[arg(long, default_value_t = host_test::delivery::deliver::RETRY_BASE.as_millis() as u64)]
-    pub retry_base_ms: u64,
-    /// The largest backoff upper bound, in milliseconds.
-    #[arg(long, default_value_t = host_test::delivery::deliver::RETRY_CAP.as_millis() as u64)]
-    pub retry_cap_ms: u64,
-    /// Attempts per delivery, the first included.
-    #[arg(long, default_value_t = host_test::delivery::deliver::MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
+    /// The first backoff's upper bound, in milliseconds [default: 2000].
+    #[arg(long)]
+    pub retry_base_ms: Option<u64>,
+    /// The largest backoff upper bound, in milliseconds [default: 120000].
+    #[arg(long)]
+    pub retry_cap_ms: Option<u64>,
+    /// Attempts per delivery, the first included [default: 8].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=host_test::limits::MOST_ATTEMPTS as i64))]
+    pub max_attempts: Option<u32>,
 }
 
 impl RetryArgs {
-    pub fn policy(&self) -> host_test::delivery::deliver::RetryPolicy {
-        host_test::delivery::deliver::RetryPolicy {
-            base: std::time::Duration::from_millis(self.retry_base_ms),
-            cap: std::time::Duration::from_millis(self.retry_cap_ms.max(self.retry_base_ms)),
-            max_attempts: self.max_attempts,
-            ..Default::default()
+    /// Exponential backoff from the options, each left out at the brief default.
+    pub fn policy(&self) -> RetryPolicy {
+        let base = self.retry_base_ms.map_or(
+            host_test::delivery::deliver::RETRY_BASE,
+            Duration::from_millis,
+        );
+        let cap = self.retry_cap_ms.map_or(
+            host_test::delivery::deliver::RETRY_CAP,
+            Duration::from_millis,
+        );
+        let attempts = self
+            .max_attempts
+            .unwrap_or(host_test::delivery::deliver::MAX_ATTEMPTS);
+        RetryPolicy::exponential(base, cap, attempts)
+    }
+
+    /// `serve`'s: the durable schedule, unless an option was given.
+    pub fn serve_policy(&self) -> RetryPolicy {
+        match (self.retry_base_ms, self.retry_cap_ms, self.max_attempts) {
+            (None, None, None) => RetryPolicy::durable(),
+            _ => self.policy(),
         }
     }
 }

@@ -126,7 +126,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         sandbox,
     } = args;
     let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
-    let (policy, limits) = (retry.policy(), sandbox.limits());
+    let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
     let env_token = std::env::var(host_test::serve::auth::TOKEN_ENV).ok();
     let api_tokens =
@@ -147,7 +147,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                 Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
                     .configure(config, &strategy.run_options.run_as_user, tokens.clone())
                     .log(log.clone())
-                    .policy(policy)
+                    .policy(policy.clone())
                     .without_dead_letter_list()
             })
         };

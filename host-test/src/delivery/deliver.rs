@@ -4,12 +4,14 @@
 //! carries it out:
 //!
 //! - **success**: done.
-//! - **retry**: wait and try again, up to [`MAX_ATTEMPTS`] attempts. The wait is the
-//!   server's `Retry-After` when it gave one (capped at [`RETRY_AFTER_CAP`]), else
-//!   exponential backoff with full jitter: a uniformly random wait between zero and
-//!   `min(RETRY_CAP, RETRY_BASE * 2^(n-1))` after the n-th attempt, that is at most
-//!   2, 4, 8, 16, 32, 64 and 120 seconds (about 4 minutes in all). A connection failure or
-//!   a timeout is retried the same way.
+//! - **retry**: wait and try again, as the engine's [`RetryPolicy`] says: by default
+//!   (`send`) up to [`MAX_ATTEMPTS`] attempts with exponential backoff and full jitter, a
+//!   uniformly random wait between zero and `min(RETRY_CAP, RETRY_BASE * 2^(n-1))` after
+//!   the n-th attempt, that is at most 2, 4, 8, 16, 32, 64 and 120 seconds (about 4
+//!   minutes in all); `serve` uses [`RetryPolicy::durable`] (about 27.6 hours) or the
+//!   configuration's schedule. The wait is the server's `Retry-After` when it gave one
+//!   (capped at [`RETRY_AFTER_CAP`]), and no retry is planned past the policy's maximum
+//!   age. A connection failure or a timeout is retried the same way.
 //! - **give up**: dead-lettered at once, with the response kept.
 //! - **disable endpoint** (410): dead-lettered, and later deliveries to the same endpoint
 //!   (scheme, host, port and path) are not attempted; their report says why.
@@ -42,7 +44,9 @@ use serde_json::json;
 use crate::contract::bindings::{
     Configuration, FieldValue, Header, HttpRequest, RecordChange, RenderContext,
 };
+use crate::delivery::breaker::{BreakerSettings, Health};
 use crate::delivery::decide::{Decision, Met, decide};
+use crate::delivery::endpoints::EndpointLimits;
 use crate::delivery::http::{Response, SendError, Transport};
 use crate::delivery::log::{DeliveryLog, percent_encode, redact_url};
 use crate::delivery::oauth::{TokenCache, TokenError, TokenKey};
@@ -50,6 +54,7 @@ use crate::delivery::placeholders::{QUERY_PLACEHOLDER, TOKEN_PLACEHOLDER};
 use crate::delivery::platform_token::PlatformTokens;
 use crate::delivery::plugin::Plugin;
 use crate::delivery::secret::Secret;
+use crate::formats::DeliveryJson;
 use crate::sandbox::error::HostError;
 use crate::time::clock::{Clock, since};
 
@@ -67,14 +72,12 @@ pub use crate::limits::DEFAULT_CONCURRENCY;
 
 pub use super::decide::RetryPolicy;
 
+/// The brief policy of an engine whose caller waits (`send`, the demo): exponential
+/// backoff from [`RETRY_BASE`] to [`RETRY_CAP`], [`MAX_ATTEMPTS`] attempts, about four
+/// minutes in all. `serve` uses [`RetryPolicy::durable`] instead.
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            base: RETRY_BASE,
-            cap: RETRY_CAP,
-            max_attempts: MAX_ATTEMPTS,
-            retry_after_cap: RETRY_AFTER_CAP,
-        }
+        RetryPolicy::exponential(RETRY_BASE, RETRY_CAP, MAX_ATTEMPTS)
     }
 }
 
@@ -193,6 +196,13 @@ pub struct Delivery {
     pub budget: u32,
     /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
+    /// When the delivery was written (the maximum age counts from here).
+    pub written: crate::contract::bindings::Instant,
+    /// What the last attempt showed of the endpoint, for its breaker (`None`: nothing,
+    /// or no attempt was made).
+    pub health: Option<Health>,
+    /// When the last attempt started, and how long its request took.
+    pub last_attempt: Option<(crate::contract::bindings::Instant, Option<Duration>)>,
     policy_budget: u32,
     endpoint: String,
     token: Option<Secret>,
@@ -247,6 +257,7 @@ pub struct Deliverer {
     oauth: Option<TokenKey>,
     platform: Option<(PlatformTokens, String)>,
     policy: RetryPolicy,
+    limits: EndpointLimits,
     jitter: Jitter,
     concurrency: usize,
     log: Arc<DeliveryLog>,
@@ -286,6 +297,7 @@ impl Deliverer {
             oauth: None,
             platform: None,
             policy: RetryPolicy::default(),
+            limits: EndpointLimits::default(),
             jitter: full_jitter(),
             concurrency: DEFAULT_CONCURRENCY,
             log: Arc::new(DeliveryLog::discard()),
@@ -366,6 +378,44 @@ impl Deliverer {
     pub fn policy(mut self, policy: RetryPolicy) -> Deliverer {
         self.policy = policy;
         self
+    }
+
+    /// Take a configuration's `delivery` settings: its retry schedule and maximum age
+    /// over the engine's (what it leaves out stays as it was), and its endpoint's limits.
+    pub fn settings(mut self, s: &DeliveryJson) -> Deliverer {
+        if let Some(r) = &s.retry {
+            let keep = (self.policy.max_age, self.policy.retry_after_cap);
+            self.policy = match (&r.delays, &r.exponential) {
+                (Some(d), _) => RetryPolicy::delays(&d.iter().map(|w| w.0).collect::<Vec<_>>()),
+                (None, Some(e)) => RetryPolicy::exponential(e.base.0, e.cap.0, e.attempts),
+                (None, None) => self.policy.clone(),
+            };
+            (self.policy.max_age, self.policy.retry_after_cap) = keep;
+        }
+        if let Some(a) = s.max_age {
+            self.policy.max_age = Some(a.0);
+        }
+        let d = EndpointLimits::default();
+        let b = s.breaker.clone().unwrap_or_default();
+        self.limits = EndpointLimits {
+            concurrency: s.concurrency.map(|n| n as usize).or(d.concurrency),
+            rate_per_second: s.rate_per_second,
+            breaker: BreakerSettings {
+                failures: b.failures.unwrap_or(d.breaker.failures),
+                probe_after: b.probe_after.map_or(d.breaker.probe_after, |w| w.0),
+            },
+        };
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// The limits of the endpoint this engine sends to.
+    pub fn endpoint_limits(&self) -> &EndpointLimits {
+        &self.limits
     }
 
     /// Use this jitter (tests pass a fixed one).
@@ -598,7 +648,8 @@ impl Deliverer {
     }
 
     /// Start (or, with the counts a store kept, resume) the delivery of `request`:
-    /// `attempts` already made, and the attempt budget then (`None`: the policy's).
+    /// `attempts` already made, and the attempt budget then (`None`: the policy's). It
+    /// was written now; a store that kept the time sets [`Delivery::written`].
     pub fn begin(&self, request: HttpRequest, attempts: u32, budget: Option<u32>) -> Delivery {
         let uses_oauth = self.oauth.is_some() && header_index(&request, "authorization").is_some();
         let max = self.policy.max_attempts.max(1);
@@ -618,6 +669,9 @@ impl Deliverer {
             budget: budget.unwrap_or(max).clamp(1, max + 1),
             policy_budget: max,
             last_error: None,
+            written: self.clock.now(),
+            health: None,
+            last_attempt: None,
             token: None,
             uses_oauth,
         }
@@ -654,13 +708,18 @@ impl Deliverer {
                 return Step::Finished;
             }
             d.report.attempts += 1;
+            let started = self.clock.now();
             let (met, latency) = self.try_once(d).await;
+            d.health = health_of(&met);
+            d.last_attempt = Some((started, latency));
+            let now = self.clock.now();
             let decision = decide(
                 &met,
                 d.report.attempts,
                 d.budget,
                 &self.policy,
-                self.clock.now(),
+                now,
+                since(now, d.written),
                 &*self.jitter,
             );
             if let Some(step) = self.carry_out(d, &met, decision, latency).await {
@@ -991,6 +1050,24 @@ fn set_bearer(r: &mut HttpRequest, token: &Secret) {
             name: "Authorization".into(),
             value,
         }),
+    }
+}
+
+/// What an attempt showed of the endpoint: up when it answered with anything the
+/// component does not retry, down without a response or with a status it retries.
+fn health_of(met: &Met) -> Option<Health> {
+    use crate::contract::bindings::Verdict;
+    match met {
+        Met::NotSent {
+            retryable: true, ..
+        } => Some(Health::Down),
+        Met::Answered {
+            verdict: Verdict::Retry(_),
+            ..
+        } => Some(Health::Down),
+        Met::Answered { .. } | Met::Unauthorized | Met::Unclassified(_) => Some(Health::Up),
+        // Refused here (the SSRF guard), or never sent: nothing about the endpoint.
+        Met::NotSent { .. } | Met::NoToken { .. } | Met::SigningFailed(_) => None,
     }
 }
 

@@ -1,9 +1,11 @@
 //! One request to the customer's webhook: the HTTP client with its SSRF guard, OAuth
 //! tokens, the platform token, signing through the component, redaction, and the engine
-//! that decides after each attempt what comes next.
+//! that decides after each attempt what comes next; each endpoint's limits and breaker.
 
+pub mod breaker;
 pub mod decide;
 pub mod deliver;
+pub mod endpoints;
 pub mod http;
 pub mod log;
 pub mod oauth;

@@ -14,6 +14,9 @@ use crate::contract::bindings as b;
 use crate::limits::{MAX_DATA_FILE_BYTES, MAX_DEFINITION_FILE_BYTES};
 use crate::time::instant;
 
+mod delivery;
+pub use delivery::{BreakerJson, DeliveryJson, ExponentialJson, RetryJson, Wait, show};
+
 /// A read or parse failure, with the file and where in it.
 #[derive(Debug)]
 pub struct FormatError(pub String);
@@ -183,12 +186,22 @@ pub struct ConfigurationJson {
     /// Maximum body size.
     #[serde(default)]
     pub max_body_bytes: Option<u32>,
+    /// How the host retries and protects the endpoint (the host's; not the component's).
+    #[serde(default)]
+    pub delivery: DeliveryJson,
 }
 
 impl ConfigurationJson {
     /// The WIT configuration.
     pub fn into_wit(self) -> Result<b::Configuration, FormatError> {
-        Ok(b::Configuration {
+        self.into_parts().map(|(c, _)| c)
+    }
+
+    /// The WIT configuration and the host's delivery settings, checked.
+    pub fn into_parts(self) -> Result<(b::Configuration, DeliveryJson), FormatError> {
+        self.delivery.check()?;
+        let delivery = self.delivery;
+        let config = b::Configuration {
             name: self.name,
             webhook_url: self.webhook_url,
             include_platform_token: self.include_platform_token,
@@ -206,7 +219,8 @@ impl ConfigurationJson {
             query: fields(self.query, "query")?,
             signing_secrets: self.signing_secrets,
             max_body_bytes: self.max_body_bytes,
-        })
+        };
+        Ok((config, delivery))
     }
 }
 

@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::delivery::deliver::{Deliverer, Delivery, DeliveryReport, Outcome, Step, endpoint_of};
+use crate::delivery::endpoints::{EndpointLimits, EndpointView, Endpoints};
 use crate::delivery::log::DeliveryLog;
-use crate::outbox::{Due, Enqueued, Last, Origin, Outbox, OutboxError, State};
+use crate::outbox::{Candidate, Due, Enqueued, Last, Made, Origin, Outbox, OutboxError, State};
 use crate::time::clock::Clock;
 
 /// The delivery engines of the strategies the host knows, by strategy name.
@@ -98,6 +99,8 @@ pub struct Dispatcher {
     wake: Notify,
     /// Delivery ids being attempted (or reserved by a synchronous run).
     taken: Mutex<HashSet<String>>,
+    /// Each endpoint's slots, rate and breaker.
+    endpoints: Endpoints,
     stopping: std::sync::atomic::AtomicBool,
     attempts: AtomicU64,
     delivered: AtomicU64,
@@ -131,7 +134,13 @@ impl Dispatcher {
                 d.disable(&endpoint, &why);
             }
         }
+        let endpoints = Endpoints::restored(
+            outbox.breakers()?,
+            concurrency.max(1),
+            now_ms(clock.as_ref()),
+        );
         Ok(Arc::new(Dispatcher {
+            endpoints,
             outbox,
             deliverers,
             clock,
@@ -185,6 +194,19 @@ impl Dispatcher {
         }
     }
 
+    /// Every endpoint's breaker and attempts in flight.
+    pub fn endpoints(&self) -> Vec<EndpointView> {
+        self.endpoints.views()
+    }
+
+    /// The limits of the endpoint a delivery of `strategy` goes to.
+    fn limits_of(&self, strategy: &str) -> EndpointLimits {
+        self.deliverers
+            .get(strategy)
+            .map(|d| *d.endpoint_limits())
+            .unwrap_or_default()
+    }
+
     /// Look at the outbox now (work was written).
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -204,11 +226,62 @@ impl Dispatcher {
         loop {
             let now = now_ms(self.clock.as_ref());
             let free = self.concurrency.saturating_sub(self.taken().len());
+            // When a paused or rate-limited endpoint may take a delivery again.
+            let mut reopens: Option<i64> = None;
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {
                 let taken = self.taken().clone();
-                match self.outbox.due(now, free, &|id| taken.contains(id)) {
+                // This round's choices per endpoint, on top of those in flight.
+                let chosen: Mutex<std::collections::HashMap<String, usize>> = Mutex::default();
+                let later: Mutex<Option<i64>> = Mutex::default();
+                // URLs (with the strategies sending there) found blocked this round: an
+                // endpoint that is full or paused stays so until the round ends, and a
+                // backlog of thousands behind it is skipped at a hash lookup each.
+                let blocked: Mutex<std::collections::HashMap<String, Vec<String>>> =
+                    Mutex::default();
+                let skip = |c: &Candidate<'_>| {
+                    if taken.contains(c.id) {
+                        return true;
+                    }
+                    let mut blocked = blocked.lock().unwrap_or_else(|p| p.into_inner());
+                    if blocked
+                        .get(c.url)
+                        .is_some_and(|s| s.iter().any(|s| s == c.strategy))
+                    {
+                        return true;
+                    }
+                    let endpoint = endpoint_of(c.url);
+                    let limits = self.limits_of(c.strategy);
+                    let mut chosen = chosen.lock().unwrap_or_else(|p| p.into_inner());
+                    let n = chosen.entry(endpoint.clone()).or_default();
+                    match self.endpoints.allows(&endpoint, &limits, *n, now) {
+                        Ok(()) => {
+                            *n += 1;
+                            false
+                        }
+                        Err(at) => {
+                            blocked
+                                .entry(c.url.to_string())
+                                .or_default()
+                                .push(c.strategy.to_string());
+                            let mut l = later.lock().unwrap_or_else(|p| p.into_inner());
+                            *l = match (*l, at) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                            true
+                        }
+                    }
+                };
+                let blocked = self.endpoints.blocked(now);
+                let result = self.outbox.due(now, free, &blocked, &skip);
+                reopens = later.into_inner().unwrap_or_else(|p| p.into_inner());
+                match result {
                     Ok(due) => {
                         for d in due {
+                            let limits = self.limits_of(&d.strategy);
+                            let endpoint = endpoint_of(&d.request.url);
+                            self.endpoints
+                                .start(&endpoint, &d.request.delivery_id, &limits, now);
                             self.taken().insert(d.request.delivery_id.clone());
                             let me = self.clone();
                             tokio::spawn(async move {
@@ -222,14 +295,20 @@ impl Dispatcher {
                     Err(e) => self.store_error(&e),
                 }
             }
-            let wait = match self.outbox.next_due_after(now) {
-                Ok(Some(t)) => Duration::from_millis((t - now).max(0) as u64).min(IDLE_POLL),
-                Ok(None) => IDLE_POLL,
+            let next = match self.outbox.next_due_after(now) {
+                Ok(t) => t,
                 Err(e) => {
                     self.store_error(&e);
-                    IDLE_POLL
+                    None
                 }
             };
+            let next = [next, reopens, self.endpoints.next_change(now)]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = next.map_or(IDLE_POLL, |t| {
+                Duration::from_millis((t - now).max(0) as u64).min(IDLE_POLL)
+            });
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -260,11 +339,35 @@ impl Dispatcher {
             return self.unknown_strategy(due);
         };
         let mut d = engine.begin(due.request, due.attempts, due.budget);
+        d.written = crate::time::instant::from_ms(due.created_ms);
         let started = Instant::now();
         let step = engine.attempt(&mut d).await;
         let elapsed = started.elapsed();
         self.attempts.fetch_add(1, Ordering::Relaxed);
         self.record(seq, &d, step);
+        let now = now_ms(self.clock.as_ref());
+        let endpoint = endpoint_of(&d.request.url);
+        let changed = self.endpoints.end(
+            &endpoint,
+            &d.request.delivery_id,
+            d.health,
+            engine.endpoint_limits(),
+            now,
+        );
+        if let Some(b) = changed {
+            if let Err(e) = self.outbox.save_breaker(&endpoint, &b, now) {
+                self.store_error(&e);
+            }
+            let endpoint = crate::delivery::log::redact_url(&endpoint);
+            match b.probe_ms {
+                Some(t) if b.position == crate::delivery::breaker::Position::Open => eprintln!(
+                    "host-test serve: {endpoint} is paused after {} failed attempts in a row; one delivery probes it in {} s",
+                    b.failures,
+                    (t - now).max(0) / 1000
+                ),
+                _ => eprintln!("host-test serve: {endpoint} answered; its deliveries go again"),
+            }
+        }
         self.observed(Recorded {
             strategy: &due.strategy,
             sent: d.report.attempts.saturating_sub(due.attempts),
@@ -326,6 +429,11 @@ impl Dispatcher {
             response: response
                 .filter(|r| !r.body.is_empty())
                 .map(|r| self.log.redactor().snippet(&r.body)),
+            attempt: d.last_attempt.map(|(started, latency)| Made {
+                number: d.report.attempts,
+                started_ms: crate::time::instant::to_ms(started),
+                latency_ms: latency.map(|l| l.as_millis() as u64),
+            }),
         };
         let result = match step {
             Step::Retry(wait) => self.outbox.retry(

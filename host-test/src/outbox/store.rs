@@ -72,9 +72,9 @@ pub const DEFAULT_PATH: &str = ".webhook-provider/outbox.sqlite";
 pub use crate::limits::MAX_LIST;
 
 /// The schema this code writes. A version-1 file (one strategy per host, before the
-/// deliveries named their strategy) is migrated in place; a newer one is refused, not
-/// guessed at.
-const SCHEMA_VERSION: i64 = 2;
+/// deliveries named their strategy) and a version-2 file (before the attempt history and
+/// the breakers) are migrated in place; a newer one is refused, not guessed at.
+const SCHEMA_VERSION: i64 = 3;
 
 /// Separates a strategy's name from a member code in `queue_codes`, where each
 /// strategy's records queue on their own: a control character no name or code holds.
@@ -103,10 +103,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     last_status INTEGER,
     last_error TEXT,
     last_response TEXT,
-    finished_ms INTEGER
+    finished_ms INTEGER,
+    endpoint TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_ms, seq)
-    WHERE state = 'pending' AND head = 1;
 CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, seq);
 CREATE TABLE IF NOT EXISTS queue_codes (
     code TEXT NOT NULL,
@@ -125,6 +124,26 @@ CREATE TABLE IF NOT EXISTS schedule_fires (
     fired_ms INTEGER NOT NULL,
     PRIMARY KEY (strategy, schedule)
 );
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    latency_ms INTEGER,
+    status INTEGER,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    response TEXT
+);
+CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery, started_ms);
+CREATE TABLE IF NOT EXISTS breakers (
+    endpoint TEXT PRIMARY KEY,
+    position TEXT NOT NULL CHECK (position IN ('closed', 'open', 'half-open')),
+    failures INTEGER NOT NULL,
+    opened_ms INTEGER,
+    probe_ms INTEGER,
+    probe_wait_ms INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS definitions (
     kind TEXT NOT NULL CHECK (kind IN ('configuration', 'strategy')),
     name TEXT NOT NULL,
@@ -133,6 +152,21 @@ CREATE TABLE IF NOT EXISTS definitions (
     at_ms INTEGER NOT NULL,
     PRIMARY KEY (kind, name, version)
 );
+";
+
+/// The due index, made after any migration (it needs version 3's `endpoint`): due time
+/// first, and the endpoint in it, so [`Outbox::due`] passes over a paused or full
+/// endpoint's backlog in the index alone, without reading those rows.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS deliveries_due_at ON deliveries (next_attempt_ms, seq, endpoint)
+    WHERE state = 'pending' AND head = 1;
+";
+
+/// Version 2 to 3: each delivery names its endpoint (filled in from its URL after this),
+/// and the due index that lacks it goes.
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE deliveries ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+DROP INDEX IF EXISTS deliveries_due;
 ";
 
 /// Version 1 to 2: deliveries name their strategy (`''`, "the one strategy", for what
@@ -199,6 +233,8 @@ pub struct Due {
     pub attempts: u32,
     /// The attempt budget recorded with them, if one was.
     pub budget: Option<u32>,
+    /// When it was written (or replayed), Unix ms: its maximum age counts from here.
+    pub created_ms: i64,
 }
 
 impl fmt::Debug for Due {
@@ -220,6 +256,31 @@ pub struct Last {
     pub error: Option<String>,
     /// The start of the response body, secrets redacted.
     pub response: Option<String>,
+    /// The attempt made, for the history (`None`: none was made, as for a delivery
+    /// skipped because its endpoint is disabled).
+    pub attempt: Option<Made>,
+}
+
+/// An attempt made: the history's row beside the delivery's last state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Made {
+    /// Its number among the delivery's attempts (1 for the first).
+    pub number: u32,
+    /// When it started, Unix ms.
+    pub started_ms: i64,
+    /// How long its request took, when one was sent.
+    pub latency_ms: Option<u64>,
+}
+
+/// A candidate for [`Outbox::due`]'s `skip`: the delivery's id, strategy and URL.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    /// Its delivery id.
+    pub id: &'a str,
+    /// The strategy that rendered it.
+    pub strategy: &'a str,
+    /// Its URL (its endpoint's limits apply).
+    pub url: &'a str,
 }
 
 /// Where rendered requests come from: what made them and which strategy version.
@@ -340,7 +401,7 @@ pub enum ReplayError {
 /// The outbox file.
 pub struct Outbox {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    pub(super) conn: Mutex<Connection>,
 }
 
 impl fmt::Debug for Outbox {
@@ -364,7 +425,7 @@ fn headers_json(headers: &[Header]) -> String {
     Json::Array(list).to_string()
 }
 
-fn headers_from(text: &str) -> Vec<Header> {
+pub(super) fn headers_from(text: &str) -> Vec<Header> {
     serde_json::from_str::<Vec<(String, String)>>(text)
         .unwrap_or_default()
         .into_iter()
@@ -379,7 +440,7 @@ fn method_word(m: HttpMethod) -> &'static str {
     }
 }
 
-fn method_from(word: &str) -> HttpMethod {
+pub(super) fn method_from(word: &str) -> HttpMethod {
     if word == "GET" {
         HttpMethod::Get
     } else {
@@ -387,7 +448,7 @@ fn method_from(word: &str) -> HttpMethod {
     }
 }
 
-fn codes_from(text: &str) -> Vec<String> {
+pub(super) fn codes_from(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
@@ -437,11 +498,17 @@ impl Outbox {
                 .map_err(|e| at("cannot write", &e))?;
             }
             Some(v) if v == SCHEMA_VERSION => {}
-            Some(1) => {
-                conn.execute_batch(&format!(
-                    "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} UPDATE meta SET value = {SCHEMA_VERSION} WHERE key = 'schema'; COMMIT;"
-                ))
-                .map_err(|e| at("cannot migrate it from schema version 1", &e))?;
+            Some(v @ (1 | 2)) => {
+                // Version 3's new tables the schema above has just created.
+                let steps = if v == 1 {
+                    format!("{MIGRATE_1_TO_2} {MIGRATE_2_TO_3}")
+                } else {
+                    MIGRATE_2_TO_3.to_string()
+                };
+                let mut conn = conn;
+                migrate_to_3(&mut conn, &steps)
+                    .map_err(|e| at(&format!("cannot migrate it from schema version {v}"), &e))?;
+                return Outbox::finish_open(path, conn);
             }
             Some(v) => {
                 return Err(at(
@@ -452,6 +519,12 @@ impl Outbox {
                 ));
             }
         }
+        Outbox::finish_open(path, conn)
+    }
+
+    fn finish_open(path: &Path, conn: Connection) -> Result<Outbox, OutboxError> {
+        conn.execute_batch(INDEXES)
+            .map_err(|e| OutboxError(format!("outbox {}: cannot index: {e}", path.display())))?;
         Ok(Outbox {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -463,7 +536,7 @@ impl Outbox {
         &self.path
     }
 
-    fn with<R>(
+    pub(super) fn with<R>(
         &self,
         what: &str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
@@ -504,8 +577,9 @@ impl Outbox {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO deliveries
                        (id, seq, state, head, source, created_ms, next_attempt_ms,
-                        method, url, headers, body, member_codes, strategy, strategy_version)
-                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        method, url, headers, body, member_codes, strategy, strategy_version,
+                        endpoint)
+                     VALUES (?1, ?2, 'pending', 0, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )?;
                 for (origin, requests) in batches {
                     for r in *requests {
@@ -522,6 +596,7 @@ impl Outbox {
                             codes,
                             origin.strategy,
                             origin.version,
+                            crate::delivery::deliver::endpoint_of(&r.url),
                         ])?;
                         let new = n == 1;
                         if new {
@@ -550,7 +625,8 @@ impl Outbox {
         &self,
         now_ms: i64,
         limit: usize,
-        skip: &dyn Fn(&str) -> bool,
+        blocked: &[String],
+        skip: &dyn Fn(&Candidate<'_>) -> bool,
     ) -> Result<Vec<Due>, OutboxError> {
         self.with("cannot hand out due deliveries", |c| {
             let tx = c.transaction()?;
@@ -563,17 +639,24 @@ impl Outbox {
                     concat!(
                         "SELECT ",
                         due_columns!(),
-                        " FROM deliveries INDEXED BY deliveries_due
+                        " FROM deliveries INDEXED BY deliveries_due_at
                          WHERE state = 'pending' AND head = 1 AND next_attempt_ms <= ?1
+                           AND endpoint NOT IN (SELECT value FROM json_each(?2))
                          ORDER BY next_attempt_ms, seq"
                     ),
                 )?;
-                let mut rows = st.query([now_ms])?;
+                let blocked = Json::from(blocked).to_string();
+                let mut rows = st.query(params![now_ms, blocked])?;
                 while let Some(row) = rows.next()? {
                     if out.len() >= limit {
                         break;
                     }
-                    if skip(row.get_ref(1)?.as_str()?) {
+                    let candidate = Candidate {
+                        id: row.get_ref(1)?.as_str()?,
+                        url: row.get_ref(3)?.as_str()?,
+                        strategy: row.get_ref(9)?.as_str()?,
+                    };
+                    if skip(&candidate) {
                         continue;
                     }
                     out.push(due_row(row)?);
@@ -612,7 +695,7 @@ impl Outbox {
     pub fn next_due_after(&self, now_ms: i64) -> Result<Option<i64>, OutboxError> {
         self.with("cannot read the queue", |c| {
             c.query_row(
-                "SELECT MIN(next_attempt_ms) FROM deliveries INDEXED BY deliveries_due
+                "SELECT MIN(next_attempt_ms) FROM deliveries INDEXED BY deliveries_due_at
                  WHERE state = 'pending' AND head = 1 AND next_attempt_ms > ?1",
                 [now_ms],
                 |r| r.get(0),
@@ -630,7 +713,8 @@ impl Outbox {
         last: &Last,
     ) -> Result<(), OutboxError> {
         self.with("cannot record an attempt", |c| {
-            c.prepare_cached(
+            let tx = c.transaction()?;
+            tx.prepare_cached(
                 "UPDATE deliveries SET attempts = ?2, budget = ?3, next_attempt_ms = ?4,
                    outcome = 'retry', last_status = ?5, last_error = ?6, last_response = ?7
                  WHERE seq = ?1 AND state = 'pending'",
@@ -644,7 +728,8 @@ impl Outbox {
                 last.error,
                 last.response
             ])?;
-            Ok(())
+            made(&tx, seq, "retry", last)?;
+            tx.commit()
         })
     }
 
@@ -676,6 +761,7 @@ impl Outbox {
                 last.response,
                 now_ms
             ])?;
+            made(&tx, seq, outcome, last)?;
             release(&tx, seq)?;
             tx.commit()
         })
@@ -766,33 +852,11 @@ impl Outbox {
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let run = |c: &mut Connection| -> rusqlite::Result<Result<String, ReplayError>> {
             let tx = c.transaction()?;
-            let row: Option<(String, String, String, String)> = tx
-                .query_row(
-                    "SELECT state, url, member_codes, strategy FROM deliveries WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            let Some((state, url, codes, strategy)) = row else {
-                return Ok(Err(ReplayError::NotFound));
-            };
-            if state == State::Pending.word() {
-                return Ok(Err(ReplayError::Pending));
+            let out = replay_one(&tx, id, now_ms)?;
+            if out.is_ok() {
+                tx.commit()?;
             }
-            let seq: i64 = tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries",
-                [],
-                |r| r.get(0),
-            )?;
-            tx.execute(
-                "UPDATE deliveries SET seq = ?2, state = 'pending', head = 0, attempts = 0,
-                   budget = NULL, next_attempt_ms = ?3, outcome = 'replayed', finished_ms = NULL
-                 WHERE id = ?1",
-                params![id, seq, now_ms],
-            )?;
-            queue(&tx, seq, &strategy, &codes_from(&codes))?;
-            tx.commit()?;
-            Ok(Ok(url))
+            Ok(out)
         };
         run(&mut c).unwrap_or_else(|e| Err(ReplayError::Store(e.to_string())))
     }
@@ -995,6 +1059,91 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// letter after its budget instead of looping forever. The attempt's own record
 /// ([`Outbox::retry`], [`Outbox::finish`]) then writes the exact count. The `Due` keeps
 /// the count from before, which is what [`crate::delivery::deliver::Deliverer::begin`] takes.
+/// Add the attempt `last` records, if one was made, to the history of delivery `seq`.
+fn made(
+    tx: &rusqlite::Transaction<'_>,
+    seq: i64,
+    outcome: &str,
+    last: &Last,
+) -> rusqlite::Result<()> {
+    let Some(m) = last.attempt else {
+        return Ok(());
+    };
+    tx.prepare_cached(
+        "INSERT INTO attempts (delivery, number, started_ms, latency_ms, status, outcome, error, response)
+         SELECT id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM deliveries WHERE seq = ?1",
+    )?
+    .execute(params![
+        seq,
+        m.number,
+        m.started_ms,
+        m.latency_ms,
+        last.status,
+        outcome,
+        last.error,
+        last.response
+    ])?;
+    Ok(())
+}
+
+/// Queue the finished delivery `id` again, as new, inside `tx` (see [`Outbox::replay`]).
+pub(super) fn replay_one(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    now_ms: i64,
+) -> rusqlite::Result<Result<String, ReplayError>> {
+    let row: Option<(String, String, String, String)> = tx
+        .query_row(
+            "SELECT state, url, member_codes, strategy FROM deliveries WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((state, url, codes, strategy)) = row else {
+        return Ok(Err(ReplayError::NotFound));
+    };
+    if state == State::Pending.word() {
+        return Ok(Err(ReplayError::Pending));
+    }
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE deliveries SET seq = ?2, state = 'pending', head = 0, attempts = 0,
+           budget = NULL, next_attempt_ms = ?3, created_ms = ?3, outcome = 'replayed',
+           finished_ms = NULL
+         WHERE id = ?1",
+        params![id, seq, now_ms],
+    )?;
+    queue(tx, seq, &strategy, &codes_from(&codes))?;
+    Ok(Ok(url))
+}
+
+/// Run migration `steps` to version 3 and fill in each delivery's endpoint, in one
+/// transaction.
+fn migrate_to_3(conn: &mut Connection, steps: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(steps)?;
+    let rows: Vec<(i64, String)> = {
+        let mut st = tx.prepare("SELECT rowid, url FROM deliveries")?;
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    {
+        let mut up = tx.prepare("UPDATE deliveries SET endpoint = ?2 WHERE rowid = ?1")?;
+        for (rowid, url) in rows {
+            up.execute(params![rowid, crate::delivery::deliver::endpoint_of(&url)])?;
+        }
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema'",
+        [SCHEMA_VERSION],
+    )?;
+    tx.commit()
+}
+
 fn claim(tx: &rusqlite::Transaction<'_>, due: &[Due]) -> rusqlite::Result<()> {
     let mut st =
         tx.prepare_cached("UPDATE deliveries SET attempts = attempts + 1 WHERE seq = ?1")?;
@@ -1067,7 +1216,8 @@ fn release(tx: &rusqlite::Transaction<'_>, seq: i64) -> rusqlite::Result<()> {
 /// The columns [`due_row`] reads, in its order.
 macro_rules! due_columns {
     () => {
-        "seq, id, method, url, headers, body, member_codes, attempts, budget, strategy"
+        "seq, id, method, url, headers, body, member_codes, attempts, budget, strategy,
+         created_ms"
     };
 }
 use due_columns;
@@ -1096,6 +1246,7 @@ fn due_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Due> {
         attempts: row.get(7)?,
         budget: row.get(8)?,
         strategy: row.get(9)?,
+        created_ms: row.get(10)?,
     })
 }
 
@@ -1154,8 +1305,10 @@ mod tests {
         }
     }
 
+    use crate::outbox::ReplayFilter;
+
     fn due_ids(o: &Outbox, now: i64) -> Vec<String> {
-        o.due(now, 100, &|_| false)
+        o.due(now, 100, &[], &|_| false)
             .unwrap()
             .into_iter()
             .map(|d| d.request.delivery_id)
@@ -1216,7 +1369,7 @@ mod tests {
         let o = Outbox::open(&path).unwrap();
         o.enqueue(&origin(), &[request("a", &["X"]), request("b", &["Y"])], 0)
             .unwrap();
-        let first = o.due(0, 1, &|_| false).unwrap();
+        let first = o.due(0, 1, &[], &|_| false).unwrap();
         assert_eq!(
             (first[0].request.delivery_id.as_str(), first[0].attempts),
             ("a", 0)
@@ -1226,7 +1379,7 @@ mod tests {
         // The host dies during both attempts; after the restart they count.
         drop(o);
         let o = Outbox::open(&path).unwrap();
-        let again = o.due(0, 10, &|_| false).unwrap();
+        let again = o.due(0, 10, &[], &|_| false).unwrap();
         let counts: Vec<u32> = again.iter().map(|d| d.attempts).collect();
         assert_eq!(counts, [1, 1]);
         // Recording the attempt writes the exact count.
@@ -1259,7 +1412,7 @@ mod tests {
             value: "Bearer real-token-do-not-store".into(),
         });
         o.enqueue(&origin(), &[r], 0).unwrap();
-        let due = o.due(0, 10, &|_| false).unwrap();
+        let due = o.due(0, 10, &[], &|_| false).unwrap();
         let auth = due[0]
             .request
             .headers
@@ -1296,7 +1449,7 @@ mod tests {
         drop(o);
         let o = Outbox::open(&path).unwrap();
         assert!(due_ids(&o, 6_999).is_empty());
-        let due = o.due(7_000, 10, &|_| false).unwrap();
+        let due = o.due(7_000, 10, &[], &|_| false).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!((due[0].attempts, due[0].budget), (3, Some(9)));
         assert_eq!(
@@ -1471,7 +1624,7 @@ mod tests {
             .execute_batch(SCHEMA_1)
             .unwrap();
         let o = Outbox::open(&path).unwrap();
-        let due = o.due(0, 10, &|_| false).unwrap();
+        let due = o.due(0, 10, &[], &|_| false).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(
             (
@@ -1500,6 +1653,159 @@ mod tests {
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
     }
+
+    fn made(number: u32, at: i64, status: u16, error: Option<&str>) -> Last {
+        Last {
+            status: Some(status),
+            error: error.map(str::to_string),
+            response: Some("body".into()),
+            attempt: Some(Made {
+                number,
+                started_ms: at,
+                latency_ms: Some(7),
+            }),
+        }
+    }
+
+    #[test]
+    fn every_attempt_is_kept_with_its_outcome_and_replays_add_to_it() {
+        let d = dir("attempts");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
+        o.enqueue(&origin(), &[request("a", &["X"])], 0).unwrap();
+        let s = seq(&o, "a");
+        o.retry(s, 1, 3, 10, &made(1, 1, 503, Some("HTTP 503")))
+            .unwrap();
+        o.finish(
+            s,
+            State::Dead,
+            "dead-letter",
+            2,
+            &made(2, 11, 500, Some("gave up")),
+            12,
+        )
+        .unwrap();
+        // A delivery skipped without an attempt adds none.
+        o.enqueue(&origin(), &[request("b", &["Y"])], 0).unwrap();
+        o.finish(
+            seq(&o, "b"),
+            State::Dead,
+            "skipped",
+            0,
+            &Last::default(),
+            12,
+        )
+        .unwrap();
+        let a = o.attempts_of("a").unwrap().unwrap();
+        let got: Vec<_> = a
+            .iter()
+            .map(|a| (a.number, a.status, a.outcome.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [(1, Some(503), "retry"), (2, Some(500), "dead-letter")]
+        );
+        assert_eq!(
+            (a[0].latency_ms, a[0].error.as_deref()),
+            (Some(7), Some("HTTP 503"))
+        );
+        assert_eq!(o.attempts_of("b").unwrap().unwrap(), Vec::new());
+        assert_eq!(o.attempts_of("nope").unwrap(), None);
+        // A bulk replay by strategy since a time: both dead ones finished at 12.
+        let none = ReplayFilter {
+            strategy: Some("s".into()),
+            since_ms: Some(13),
+            ..ReplayFilter::default()
+        };
+        assert_eq!(o.replay_dead(&none, 20).unwrap().count, 0);
+        let other = ReplayFilter {
+            endpoint: Some("https://elsewhere.example/in".into()),
+            ..ReplayFilter::default()
+        };
+        assert_eq!(o.replay_dead(&other, 20).unwrap().count, 0);
+        let all = ReplayFilter {
+            strategy: Some("s".into()),
+            endpoint: Some("https://hooks.example/in".into()),
+            since_ms: Some(12),
+        };
+        let done = o.replay_dead(&all, 20).unwrap();
+        assert_eq!((done.count, done.left), (2, 0));
+        assert_eq!(done.endpoints, ["https://hooks.example/in"]);
+        assert_eq!(o.counts().unwrap().pending, 2);
+        // The replay's attempts go on from the history kept.
+        let s = seq(&o, "a");
+        o.finish(
+            s,
+            State::Delivered,
+            "delivered",
+            1,
+            &made(1, 30, 200, None),
+            31,
+        )
+        .unwrap();
+        assert_eq!(o.attempts_of("a").unwrap().unwrap().len(), 3);
+        // The stored request, as written.
+        let r = o.request_of("a").unwrap().unwrap().0;
+        assert_eq!(
+            (r.body, r.member_codes),
+            (br#"{"id":"a"}"#.to_vec(), vec!["X".to_string()])
+        );
+    }
+
+    #[test]
+    fn breakers_are_kept_and_a_version_2_outbox_gains_the_new_tables() {
+        use crate::delivery::breaker::{Breaker, Position};
+        let d = dir("breakers");
+        let path = d.join("o.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        let open = Breaker {
+            position: Position::Open,
+            failures: 10,
+            opened_ms: Some(5),
+            probe_ms: Some(30_005),
+            probe_wait: std::time::Duration::from_secs(30),
+        };
+        o.save_breaker("https://a.example/", &open, 5).unwrap();
+        o.save_breaker("https://b.example/", &Breaker::default(), 5)
+            .unwrap();
+        assert_eq!(
+            o.breakers().unwrap(),
+            [
+                ("https://a.example/".to_string(), open.clone()),
+                ("https://b.example/".to_string(), Breaker::default())
+            ]
+        );
+        o.enqueue(&origin(), &[request("p", &["X"])], 0).unwrap();
+        drop(o);
+        // As a version-2 host left it: no attempts, no breakers, deliveries without their
+        // endpoint, the old due index.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE attempts; DROP TABLE breakers; DROP INDEX deliveries_due_at;
+             ALTER TABLE deliveries DROP COLUMN endpoint;
+             CREATE INDEX deliveries_due ON deliveries (next_attempt_ms, seq)
+                 WHERE state = 'pending' AND head = 1;
+             UPDATE meta SET value = 2 WHERE key = 'schema';",
+        )
+        .unwrap();
+        drop(c);
+        let o = Outbox::open(&path).unwrap();
+        assert_eq!(o.breakers().unwrap(), Vec::new());
+        // The endpoint was filled in from the URL: the pending delivery is left out when
+        // its endpoint is blocked, and handed out when it is not.
+        let blocked = ["https://hooks.example/in".to_string()];
+        assert!(o.due(0, 10, &blocked, &|_| false).unwrap().is_empty());
+        assert_eq!(o.due(0, 10, &[], &|_| false).unwrap().len(), 1);
+        o.save_breaker("https://a.example/", &open, 6).unwrap();
+        drop(o);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(version, 3);
+    }
+
     #[test]
     fn the_readiness_probe_writes_without_touching_a_delivery_and_fails_when_writes_do() {
         let d = dir("probe");
@@ -1511,7 +1817,7 @@ mod tests {
         o.probe_write(2_000).unwrap();
         o.probe_write(3_000).unwrap();
         assert_eq!((o.counts().unwrap(), o.next_due_after(0).unwrap()), before);
-        let due = o.due(1_000, 10, &|_| false).unwrap();
+        let due = o.due(1_000, 10, &[], &|_| false).unwrap();
         assert_eq!(due.len(), 1, "the delivery is still due, untouched");
 
         o.refuse_writes();

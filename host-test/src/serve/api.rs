@@ -43,7 +43,7 @@ impl std::fmt::Debug for Service {
 }
 
 /// An answer with a JSON body.
-fn reply(status: u16, body: Json) -> Reply {
+pub(super) fn reply(status: u16, body: Json) -> Reply {
     Reply::status(status, &body.to_string()).header("content-type", "application/json")
 }
 

@@ -11,11 +11,11 @@
 //! | `webhook_endpoint_breaker_state` | gauge | `endpoint`, `state`: `closed`, `open`, `half-open`, `disabled` | 1 for each endpoint's current state, 0 for the others. |
 //!
 //! Counters count since the process started. The breaker gauge reads its states from a
-//! [`BreakerStates`] at each scrape; [`DisabledEndpoints`] is the one `serve` has until
-//! the circuit breaker arrives. An endpoint label is the URL without its query, its
+//! [`BreakerStates`] at each scrape ([`EndpointStates`]: the dispatcher's breakers and
+//! the outbox's disabled endpoints). An endpoint label is the URL without its query, its
 //! user-info and any secret the configurations name.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use prometheus_client::encoding::{EncodeLabelSet, text::encode};
@@ -26,10 +26,11 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::catalog::Catalog;
+use crate::delivery::breaker::Position;
 use crate::delivery::deliver::{Step, endpoint_of};
 use crate::delivery::log::DeliveryLog;
 use crate::outbox::Outbox;
-use crate::outbox::dispatch::{Observer, Recorded};
+use crate::outbox::dispatch::{Dispatcher, Observer, Recorded};
 
 /// The media type of the answer: OpenMetrics text, which Prometheus reads.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -78,38 +79,60 @@ impl BreakerState {
     }
 }
 
+impl From<Position> for BreakerState {
+    fn from(p: Position) -> BreakerState {
+        match p {
+            Position::Closed => BreakerState::Closed,
+            Position::Open => BreakerState::Open,
+            Position::HalfOpen => BreakerState::HalfOpen,
+        }
+    }
+}
+
 /// The hook the breaker gauge reads at each scrape: every endpoint the host sends to,
-/// with its state. The circuit breaker implements it from the states it keeps in the
-/// outbox, and `serve::start` hands that to [`Metrics::new`] instead of
-/// [`DisabledEndpoints`].
+/// with its state. `serve` gives [`EndpointStates`]; a host with breakers of its own
+/// gives its own.
 pub trait BreakerStates: Send + Sync {
     /// Each endpoint (as [`endpoint_of`] names it) and its state; the error in words.
     fn states(&self) -> Result<Vec<(String, BreakerState)>, String>;
 }
 
-/// The states there are before the circuit breaker: the endpoints of the configurations
-/// in force are closed, and those the outbox holds disabled (a 410) are disabled.
-pub struct DisabledEndpoints {
-    /// The outbox, with its disabled endpoints.
-    pub outbox: Arc<Outbox>,
+/// `serve`'s states: each endpoint's breaker as the dispatcher keeps it (closed, open,
+/// half-open), an endpoint a 410 disabled as disabled (whatever its breaker), and an
+/// endpoint of a configuration in force that nothing was sent to yet as closed.
+pub struct EndpointStates {
+    /// The dispatcher, with its breakers and the outbox's disabled endpoints. Weak: the
+    /// dispatcher holds the metrics as its observer.
+    pub dispatcher: Weak<Dispatcher>,
     /// The configurations in force.
     pub catalog: Arc<Catalog>,
 }
 
-impl BreakerStates for DisabledEndpoints {
+impl BreakerStates for EndpointStates {
     fn states(&self) -> Result<Vec<(String, BreakerState)>, String> {
-        let disabled = self
-            .outbox
+        let Some(dispatcher) = self.dispatcher.upgrade() else {
+            return Ok(Vec::new());
+        };
+        let disabled = dispatcher
+            .outbox()
             .disabled_endpoints()
             .map_err(|e| e.to_string())?;
         let mut out: Vec<(String, BreakerState)> = disabled
             .into_iter()
             .map(|(endpoint, _)| (endpoint, BreakerState::Disabled))
             .collect();
-        for (_, c) in self.catalog.configurations() {
-            let endpoint = endpoint_of(&c.config.webhook_url);
+        let known = dispatcher
+            .endpoints()
+            .into_iter()
+            .map(|v| (v.endpoint, v.breaker.position.into()));
+        let configured = self
+            .catalog
+            .configurations()
+            .into_iter()
+            .map(|(_, c)| (endpoint_of(&c.config.webhook_url), BreakerState::Closed));
+        for (endpoint, state) in known.chain(configured) {
             if !out.iter().any(|(e, _)| *e == endpoint) {
-                out.push((endpoint, BreakerState::Closed));
+                out.push((endpoint, state));
             }
         }
         Ok(out)

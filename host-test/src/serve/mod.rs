@@ -14,6 +14,10 @@
 //! | `GET /deliveries?status=pending\|delivered\|dead&limit=N&after=SEQ` | The outbox, in queue order, with counts. |
 //! | `GET /deliveries/{id}` | One delivery, with the strategy and version that rendered it. |
 //! | `POST /deliveries/{id}/replay` | Queue a finished delivery again; it is re-signed with the current secrets. |
+//! | `GET /deliveries/{id}/attempts` | Every attempt: start, latency, status, outcome, error, the first bytes of the response. |
+//! | `GET /deliveries/{id}/request` | The request as stored, secrets redacted. |
+//! | `POST /deliveries/replay` | Every dead delivery of a `strategy`, an `endpoint` or both, finished `since` a time, queued again in one call; `202` with the count. |
+//! | `GET /endpoints` | Each endpoint's breaker (closed, open, half-open) and attempts in flight. |
 //! | `GET /health` | Readiness ([`health`]): `200` when the outbox takes a write and the component instantiates, `503` naming the check that failed. Public. |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]): deliveries by outcome, retries, attempt latency, outbox depth, render errors, breaker states. |
 //!
@@ -30,6 +34,7 @@
 mod api;
 pub mod auth;
 pub mod health;
+mod history;
 mod members;
 pub mod metrics;
 mod routes;
@@ -177,9 +182,8 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", options.listen))?;
-    // The circuit breaker's states replace `DisabledEndpoints` here once it keeps them.
-    let breakers = metrics::DisabledEndpoints {
-        outbox: outbox.clone(),
+    let breakers = metrics::EndpointStates {
+        dispatcher: Arc::downgrade(&dispatcher),
         catalog: catalog.clone(),
     };
     let metrics = Arc::new(metrics::Metrics::new(

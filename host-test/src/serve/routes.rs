@@ -31,7 +31,7 @@ use super::auth::{self, ApiTokens};
 type Shared = Arc<Service>;
 
 /// Every route, as the 404 answer lists them.
-const ROUTES: &str = "POST /changes, POST /strategies/{name}/batch, POST /strategies/{name}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{name}, GET /configurations, GET|PUT|DELETE /configurations/{name}, GET /deliveries, GET /deliveries/{id}, POST /deliveries/{id}/replay, GET /health, GET /metrics";
+const ROUTES: &str = "POST /changes, POST /strategies/{name}/batch, POST /strategies/{name}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{name}, GET /configurations, GET|PUT|DELETE /configurations/{name}, GET /deliveries, GET /deliveries/{id}, GET /deliveries/{id}/attempts, GET /deliveries/{id}/request, POST /deliveries/{id}/replay, POST /deliveries/replay, GET /endpoints, GET /health, GET /metrics";
 
 /// The API's router over `service`.
 pub(super) fn router(service: Shared) -> Router {
@@ -54,7 +54,16 @@ pub(super) fn router(service: Shared) -> Router {
         .route("/configurations/{name}", one_definition())
         .route("/deliveries", only(&["GET"], get(deliveries)))
         .route("/deliveries/{id}", only(&["GET"], get(delivery)))
+        // A literal segment goes before `{id}`: `GET /deliveries/replay` still asks for
+        // the delivery of that id, as the hand-written router did.
+        .route(
+            "/deliveries/replay",
+            only(&["GET", "POST"], get(delivery).post(replay_dead)),
+        )
         .route("/deliveries/{id}/replay", only(&["POST"], post(replay)))
+        .route("/deliveries/{id}/attempts", only(&["GET"], get(attempts)))
+        .route("/deliveries/{id}/request", only(&["GET"], get(request_of)))
+        .route("/endpoints", only(&["GET"], get(endpoints)))
         .route("/health", only(&["GET"], get(health)))
         .route("/metrics", only(&["GET"], get(metrics)))
         .fallback(no_route)
@@ -152,6 +161,28 @@ async fn replay(State(s): State<Shared>, uri: Uri) -> Reply {
         Ok(id) => s.replay(&id),
         Err(r) => r,
     }
+}
+
+async fn replay_dead(State(s): State<Shared>, body: Bytes) -> Reply {
+    s.replay_dead(&body)
+}
+
+async fn attempts(State(s): State<Shared>, uri: Uri) -> Reply {
+    match decoded(&uri, 1, "delivery id") {
+        Ok(id) => s.attempts(&id),
+        Err(r) => r,
+    }
+}
+
+async fn request_of(State(s): State<Shared>, uri: Uri) -> Reply {
+    match decoded(&uri, 1, "delivery id") {
+        Ok(id) => s.request(&id),
+        Err(r) => r,
+    }
+}
+
+async fn endpoints(State(s): State<Shared>) -> Reply {
+    s.endpoints()
 }
 
 async fn health(State(s): State<Shared>) -> Reply {

@@ -66,8 +66,5 @@ pub fn since(a: Instant, b: Instant) -> Duration {
 
 /// Unix milliseconds on `clock`.
 pub fn now_ms(clock: &dyn Clock) -> i64 {
-    let t = clock.now();
-    t.seconds
-        .saturating_mul(1000)
-        .saturating_add(i64::from(t.nanoseconds / 1_000_000))
+    crate::time::instant::to_ms(clock.now())
 }

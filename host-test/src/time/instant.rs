@@ -24,6 +24,21 @@ pub use crate::limits::MAX_OFFSET_SECONDS;
 /// The civil epoch, 1970-01-01T00:00:00.
 const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
+/// Unix milliseconds of an instant (the outbox's times).
+pub fn to_ms(at: Instant) -> i64 {
+    at.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(at.nanoseconds / 1_000_000))
+}
+
+/// The instant of Unix milliseconds.
+pub fn from_ms(ms: i64) -> Instant {
+    Instant {
+        seconds: ms.div_euclid(1000),
+        nanoseconds: (ms.rem_euclid(1000) as u32) * 1_000_000,
+    }
+}
+
 /// Read RFC 3339 with an offset (or `Z`) of at most ±18:00, in years 1 to 9999 in UTC.
 pub fn parse(text: &str) -> Option<Instant> {
     let pieces = Pieces::parse(text).ok()?;
