@@ -1952,7 +1952,8 @@ fn change_of(entity: &str, code: &str, v: usize) -> Json {
 
 /// A known workload read back from `/metrics`: 5 deliveries to an endpoint that takes
 /// them, 2 to one that answers 500 until they are given up (3 attempts each), 1 to one
-/// that answers 410 and the next one there skipped, and one render the component refuses.
+/// that answers 410 and the next one there skipped, 1 to an endpoint whose breaker opens
+/// at its first failure, and one render the component refuses.
 #[test]
 fn metrics_count_a_known_workload_exactly() {
     let rt = tokio();
@@ -1969,10 +1970,11 @@ fn metrics_count_a_known_workload_exactly() {
         )
         .unwrap();
     let dir = scratch("metrics");
-    let (ok, fail, gone) = (
+    let (ok, fail, gone, down) = (
         receiver.url("/ok"),
         receiver.url("/fail"),
         receiver.url("/gone"),
+        receiver.url("/down"),
     );
     endpoints(
         &dir,
@@ -1980,8 +1982,14 @@ fn metrics_count_a_known_workload_exactly() {
             ("ok", "Customer", &ok),
             ("fail", "Supplier", &fail),
             ("gone", "Product", &gone),
+            ("down", "Order", &down),
         ],
     );
+    // The breaker of /down opens at its first failure and probes it only in an hour.
+    let down_config = dir.join("defs/down.config.json");
+    let mut c: Json = serde_json::from_slice(&std::fs::read(&down_config).unwrap()).unwrap();
+    c["delivery"] = json!({ "breaker": { "failures": 1, "probe-after": "1h" } });
+    write_json(&down_config, &c);
     let serve = Serve::start(
         &dir,
         &[
@@ -2014,18 +2022,21 @@ fn metrics_count_a_known_workload_exactly() {
         .into_iter()
         .chain(suppliers)
         .chain(products)
+        .chain([change_of("Order", "O1", 1)])
         .collect();
     let (status, a) = serve.post("/changes", &Json::Array(all));
     assert_eq!(status, 202, "{a}");
-    assert_eq!(ids(&a).len(), 9, "{a}");
+    assert_eq!(ids(&a).len(), 10, "{a}");
     // A render the component refuses: a record over the configuration's body limit.
     let (status, a) = serve.post("/changes", &json!([change("BIG", 1, &"x".repeat(300_000))]));
     assert_eq!(status, 413, "{a}");
 
+    // Everything finished but the delivery to /down, which waits for its probe.
+    let settled = json!({ "pending": 1, "delivered": 5, "dead": 4 });
     assert!(
         wait_until(
             Duration::from_secs(60),
-            || serve.get("/deliveries").1["counts"]["pending"] == 0
+            || serve.get("/deliveries").1["counts"] == settled
         ),
         "{}",
         serve.get("/deliveries").1
@@ -2044,38 +2055,27 @@ fn metrics_count_a_known_workload_exactly() {
     );
     let m = parse_metrics(&text);
     let at = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in:\n{text}"));
-    assert_eq!(
-        at("webhook_deliveries_total{outcome=\"delivered\"}"),
-        5.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_deliveries_total{outcome=\"dead-letter\"}"),
-        2.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_deliveries_total{outcome=\"endpoint-disabled\"}"),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_deliveries_total{outcome=\"skipped\"}"),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(at("webhook_retries_total{}"), 4.0, "{text}");
-    // 5 + 2 x 3 + 1 attempts sent a request; the skipped one sent none.
-    assert_eq!(
-        at("webhook_attempt_duration_seconds_count{}"),
-        12.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_attempt_duration_seconds_bucket{le=\"+Inf\"}"),
-        12.0,
-        "{text}"
-    );
+    // 5 + 2 x 3 + 1 + 1 attempts sent a request; the skipped one sent none. Retries:
+    // 2 for each delivery given up, 1 for the one to /down.
+    for (series, want) in [
+        ("webhook_deliveries_total{outcome=\"delivered\"}", 5.0),
+        ("webhook_deliveries_total{outcome=\"dead-letter\"}", 2.0),
+        (
+            "webhook_deliveries_total{outcome=\"endpoint-disabled\"}",
+            1.0,
+        ),
+        ("webhook_deliveries_total{outcome=\"skipped\"}", 1.0),
+        ("webhook_retries_total{}", 5.0),
+        ("webhook_attempt_duration_seconds_count{}", 13.0),
+        ("webhook_attempt_duration_seconds_bucket{le=\"+Inf\"}", 13.0),
+        ("webhook_outbox_deliveries{state=\"pending\"}", 1.0),
+        ("webhook_outbox_deliveries{state=\"delivered\"}", 5.0),
+        ("webhook_outbox_deliveries{state=\"dead\"}", 4.0),
+        ("webhook_render_errors_total{source=\"changes\"}", 1.0),
+        ("webhook_render_errors_total{source=\"schedule\"}", 0.0),
+    ] {
+        assert_eq!(at(series), want, "{series}\n{text}");
+    }
     assert!(at("webhook_attempt_duration_seconds_sum{}") > 0.0, "{text}");
     let mut buckets: Vec<(f64, f64)> = m
         .iter()
@@ -2098,32 +2098,12 @@ fn metrics_count_a_known_workload_exactly() {
         buckets.windows(2).all(|w| w[0].1 <= w[1].1),
         "buckets are cumulative: {buckets:?}"
     );
-    assert_eq!(
-        at("webhook_outbox_deliveries{state=\"pending\"}"),
-        0.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_outbox_deliveries{state=\"delivered\"}"),
-        5.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_outbox_deliveries{state=\"dead\"}"),
-        4.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_render_errors_total{source=\"changes\"}"),
-        1.0,
-        "{text}"
-    );
-    assert_eq!(
-        at("webhook_render_errors_total{source=\"schedule\"}"),
-        0.0,
-        "{text}"
-    );
-    for (endpoint, state) in [(&ok, "closed"), (&fail, "closed"), (&gone, "disabled")] {
+    for (endpoint, state) in [
+        (&ok, "closed"),
+        (&fail, "closed"),
+        (&gone, "disabled"),
+        (&down, "open"),
+    ] {
         for s in ["closed", "open", "half-open", "disabled"] {
             let k =
                 format!("webhook_endpoint_breaker_state{{endpoint=\"{endpoint}\",state=\"{s}\"}}");

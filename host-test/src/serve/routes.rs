@@ -112,6 +112,15 @@ fn decoded(uri: &Uri, i: usize, what: &str) -> Result<String, Reply> {
     })
 }
 
+/// The answer `f` gives for the delivery id in the path, or the `400` for one that is not
+/// valid percent-encoded UTF-8.
+fn with_id(uri: &Uri, f: impl FnOnce(&str) -> Reply) -> Reply {
+    match decoded(uri, 1, "delivery id") {
+        Ok(id) => f(&id),
+        Err(r) => r,
+    }
+}
+
 async fn changes(State(s): State<Shared>, body: Bytes) -> Reply {
     s.changes(&body)
 }
@@ -150,17 +159,11 @@ async fn deliveries(State(s): State<Shared>, uri: Uri) -> Reply {
 }
 
 async fn delivery(State(s): State<Shared>, uri: Uri) -> Reply {
-    match decoded(&uri, 1, "delivery id") {
-        Ok(id) => s.delivery(&id),
-        Err(r) => r,
-    }
+    with_id(&uri, |id| s.delivery(id))
 }
 
 async fn replay(State(s): State<Shared>, uri: Uri) -> Reply {
-    match decoded(&uri, 1, "delivery id") {
-        Ok(id) => s.replay(&id),
-        Err(r) => r,
-    }
+    with_id(&uri, |id| s.replay(id))
 }
 
 async fn replay_dead(State(s): State<Shared>, body: Bytes) -> Reply {
@@ -168,17 +171,11 @@ async fn replay_dead(State(s): State<Shared>, body: Bytes) -> Reply {
 }
 
 async fn attempts(State(s): State<Shared>, uri: Uri) -> Reply {
-    match decoded(&uri, 1, "delivery id") {
-        Ok(id) => s.attempts(&id),
-        Err(r) => r,
-    }
+    with_id(&uri, |id| s.attempts(id))
 }
 
 async fn request_of(State(s): State<Shared>, uri: Uri) -> Reply {
-    match decoded(&uri, 1, "delivery id") {
-        Ok(id) => s.request(&id),
-        Err(r) => r,
-    }
+    with_id(&uri, |id| s.request(id))
 }
 
 async fn endpoints(State(s): State<Shared>) -> Reply {
