@@ -2,12 +2,12 @@
 //! bounded load.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use host_test::reference::receiver::{Receiver, Reply};
@@ -15,16 +15,15 @@ use scratch::Scratch;
 use serde_json::{Value as Json, json};
 
 mod scratch;
+mod serve_process;
+
+use serve_process::{Serve, serve_command, tokio, wait_until, write_json};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A fresh directory for one test's files, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
     Scratch::new("serve", name)
-}
-
-fn write_json(path: &Path, v: &Json) {
-    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
 }
 
 /// A configuration posting to `url`, signed, no OAuth.
@@ -79,24 +78,6 @@ fn change(code: &str, v: usize, notes: &str) -> Json {
     })
 }
 
-/// `host-test serve` on the `outbox.sqlite` in `dir` and its definitions: the directory
-/// `defs/` when there is one (see [`definitions`]), else `config.json` and
-/// `strategy.json`.
-fn serve_command(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-    cmd.arg("serve");
-    if dir.join("defs").is_dir() {
-        cmd.arg("--definitions").arg(dir.join("defs"));
-    } else if dir.join("config.json").exists() {
-        cmd.arg("--config")
-            .arg(dir.join("config.json"))
-            .arg("--strategy")
-            .arg(dir.join("strategy.json"));
-    }
-    cmd.arg("--outbox").arg(dir.join("outbox.sqlite"));
-    cmd
-}
-
 /// Write a definitions directory `defs/` in `dir`: the configuration `config` and each
 /// strategy, bound to it, as `NAME.config.json` and `NAME.strategy.json`.
 fn definitions(dir: &Path, config: &Json, strategies: &[Json]) {
@@ -126,166 +107,6 @@ fn named(name: &str, batch_size: u32) -> Json {
     s
 }
 
-/// A `serve` process.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
-    errors: Arc<Mutex<String>>,
-}
-
-impl Serve {
-    fn start(dir: &Path, extra: &[&str]) -> Serve {
-        Serve::try_start(dir, extra).unwrap_or_else(|e| panic!("serve did not start: {e}"))
-    }
-
-    fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
-        Serve::try_start_env(dir, extra, &[])
-    }
-
-    /// `try_start` with these environment variables set.
-    fn try_start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Result<Serve, String> {
-        let mut cmd = serve_command(dir);
-        cmd.envs(env.iter().copied());
-        if !extra.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        cmd.args(["--allow-http", "--allow-host", "127.0.0.1"])
-            .arg("--log")
-            .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(a.to_string());
-                }
-                l.lock().unwrap().push(line);
-            }
-        });
-        let errors = Arc::new(Mutex::new(String::new()));
-        let e = errors.clone();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            e.lock().unwrap().push_str(&s);
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => Ok(Serve {
-                child,
-                addr: a.parse().unwrap(),
-                lines,
-                errors,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().map_err(|e| e.to_string())?;
-                std::thread::sleep(Duration::from_millis(100));
-                Err(format!(
-                    "{status}; stdout: {:?}; stderr: {}",
-                    lines.lock().unwrap(),
-                    errors.lock().unwrap()
-                ))
-            }
-        }
-    }
-
-    /// One HTTP/1.1 request; the status and the JSON body.
-    fn call(&self, method: &str, target: &str, body: &[u8]) -> (u16, Json) {
-        let (status, _, body) = self.call_with(method, target, body, &[]);
-        (status, serde_json::from_str(&body).unwrap_or(Json::Null))
-    }
-
-    /// One HTTP/1.1 request with more header lines (`name: value`); the status, the
-    /// head and the body.
-    fn call_with(
-        &self,
-        method: &str,
-        target: &str,
-        body: &[u8],
-        headers: &[&str],
-    ) -> (u16, String, String) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, head.to_string(), body.to_string())
-    }
-
-    fn post(&self, target: &str, body: &Json) -> (u16, Json) {
-        self.call("POST", target, body.to_string().as_bytes())
-    }
-
-    fn get(&self, target: &str) -> (u16, Json) {
-        self.call("GET", target, b"")
-    }
-
-    /// Resident and peak resident memory, in KiB.
-    fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// Kill it; everything it printed, stdout's lines and stderr.
-    fn output(mut self) -> (Vec<String>, String) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let done = wait_until(Duration::from_secs(10), || {
-            Arc::strong_count(&self.errors) == 1 && Arc::strong_count(&self.lines) == 1
-        });
-        assert!(done, "the output threads did not finish");
-        let lines = self.lines.lock().unwrap().clone();
-        let errors = self.errors.lock().unwrap().clone();
-        (lines, errors)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn ids(answer: &Json) -> Vec<String> {
     answer["deliveries"]
         .as_array()
@@ -293,17 +114,6 @@ fn ids(answer: &Json) -> Vec<String> {
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
 }
 
 fn small_hash(s: &str) -> u64 {

@@ -27,6 +27,14 @@ pub struct Args {
     /// Default: `secrets.key` beside the outbox.
     #[arg(long, value_name = "FILE")]
     pub secrets_key: Option<PathBuf>,
+    /// The keys signing platform tokens (Ed25519, owner-only); made when missing.
+    /// Default: `platform-key.json` beside the outbox.
+    #[arg(long, value_name = "FILE")]
+    pub platform_key: Option<PathBuf>,
+    /// Rotate the platform key before serving: a new key signs, the old one stays in the
+    /// JWKS until the tokens it signed have expired.
+    #[arg(long)]
+    pub rotate_platform_key: bool,
     /// The API's address (port 0 picks a free port): loopback, or any address once API
     /// tokens are given.
     #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
@@ -111,6 +119,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     use host_test::catalog::EngineFactory;
     use host_test::delivery::deliver::Deliverer;
     use host_test::delivery::oauth::TokenCache;
+    use host_test::delivery::platform_key::PlatformKeys;
     use host_test::serve::{ServeOptions, StartError, start};
     use host_test::time::clock::SystemClock;
 
@@ -119,6 +128,8 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         members,
         outbox,
         secrets_key,
+        platform_key,
+        rotate_platform_key,
         listen,
         api_tokens,
         delivery,
@@ -126,6 +137,8 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         sandbox,
     } = args;
     let secrets_key = secrets_key.unwrap_or_else(|| outbox.with_file_name("secrets.key"));
+    let platform_key =
+        platform_key.unwrap_or_else(|| outbox.with_file_name(super::options::PLATFORM_KEY_FILE));
     let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
     let env_token = std::env::var(host_test::serve::auth::TOKEN_ENV).ok();
@@ -135,6 +148,12 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
     let rt = Arc::new(load(component, limits).map_err(|e| e.to_string())?);
+    let now = host_test::time::clock::Clock::now(&SystemClock).seconds;
+    let platform_keys = Arc::new(if rotate_platform_key {
+        PlatformKeys::rotate(&platform_key, now)?
+    } else {
+        PlatformKeys::load_or_create(&platform_key, now)?
+    });
     let log = delivery.log()?;
     let tokio = tokio_runtime()?;
     let served = tokio.block_on(async {
@@ -142,10 +161,11 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         let client = Arc::new(delivery.client());
         let tokens = Arc::new(TokenCache::default());
         let engine: EngineFactory = {
-            let log = log.clone();
+            let (log, keys) = (log.clone(), platform_keys.clone());
             Arc::new(move |config, strategy, plugin| {
                 Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
                     .configure(config, &strategy.run_options.run_as_user, tokens.clone())
+                    .platform_keys(keys.clone())
                     .log(log.clone())
                     .policy(policy.clone())
                     .without_dead_letter_list()
@@ -173,6 +193,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             engine,
             clock: Arc::new(SystemClock),
             log,
+            platform_keys: platform_keys.clone(),
         };
         let running = match start(rt, options).await {
             Ok(r) => r,
@@ -206,6 +227,17 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             counts.pending,
             counts.delivered,
             counts.dead
+        );
+        let retired = platform_keys.retired_kids(now);
+        out!(
+            "platform key {}: kid {}{}",
+            platform_key.display(),
+            platform_keys.kid(),
+            if retired.is_empty() {
+                String::new()
+            } else {
+                format!("; still published: {}", retired.join(", "))
+            }
         );
         out!("api: {access}");
         // Last: whoever waits for this line can call the API at once.

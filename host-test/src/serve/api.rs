@@ -10,6 +10,7 @@ use crate::catalog::{Bound, Catalog, Located, Refused};
 use crate::contract::bindings::{self as b, HttpRequest, Member, RunMode};
 use crate::delivery::deliver::{Outcome, Step, endpoint_of};
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::formats::{self as j};
 use crate::outbox::dispatch::{Dispatcher, now_ms};
 use crate::outbox::{Enqueued, MAX_LIST, Origin, ReplayError, State};
@@ -32,6 +33,7 @@ pub struct Service {
     pub(super) log: Arc<DeliveryLog>,
     pub(super) health: Health,
     pub(super) metrics: Arc<Metrics>,
+    pub(super) platform_keys: Arc<PlatformKeys>,
 }
 
 impl std::fmt::Debug for Service {
@@ -199,6 +201,12 @@ impl Service {
             200,
             json!({ "configurations": self.catalog.configurations().iter().map(|(n, c)| self.catalog.configuration_json(n, c)).collect::<Vec<_>>() }),
         )
+    }
+
+    /// `GET /.well-known/jwks.json`: the public keys that verify platform tokens.
+    pub(super) fn jwks(&self) -> Reply {
+        let now = self.dispatcher.clock().now().seconds;
+        reply(200, self.platform_keys.jwks(now))
     }
 
     /// `GET /health`: every readiness check.

@@ -18,6 +18,7 @@
 //! | `GET /deliveries/{id}/request` | The request as stored, secrets redacted. |
 //! | `POST /deliveries/replay` | Every dead delivery of a `strategy`, an `endpoint` or both, finished `since` a time, queued again in one call; `202` with the count. |
 //! | `GET /endpoints` | Each endpoint's breaker (closed, open, half-open) and attempts in flight. |
+//! | `GET /.well-known/jwks.json` | The public keys that verify platform tokens (RFC 7517), the signing key first. |
 //! | `GET /health` | Readiness ([`health`]): `200` when the outbox takes a write and the component instantiates, `503` naming the check that failed. Public. |
 //! | `GET /metrics` | Prometheus metrics ([`metrics`]): deliveries by outcome, retries, attempt latency, outbox depth, render errors, breaker states. |
 //!
@@ -48,6 +49,7 @@ use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
 use crate::contract::bindings::Member;
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::outbox::Outbox;
 use crate::outbox::dispatch::Dispatcher;
 use crate::sandbox::runtime::Runtime;
@@ -95,6 +97,8 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// The delivery log (its redactor redacts what the outbox records).
     pub log: Arc<DeliveryLog>,
+    /// The keys that sign platform tokens (the engines' too), published as the JWKS.
+    pub platform_keys: Arc<PlatformKeys>,
 }
 
 /// Why `serve` did not start.
@@ -216,6 +220,7 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
         log: options.log,
         health: health::Health::new(checks),
         metrics,
+        platform_keys: options.platform_keys,
     });
     let server = serve_admitting(
         listener,

@@ -31,7 +31,7 @@ use super::auth::{self, ApiTokens};
 type Shared = Arc<Service>;
 
 /// Every route, as the 404 answer lists them.
-const ROUTES: &str = "POST /changes, POST /strategies/{name}/batch, POST /strategies/{name}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{name}, GET /configurations, GET|PUT|DELETE /configurations/{name}, GET /deliveries, GET /deliveries/{id}, GET /deliveries/{id}/attempts, GET /deliveries/{id}/request, POST /deliveries/{id}/replay, POST /deliveries/replay, GET /endpoints, GET /health, GET /metrics";
+const ROUTES: &str = "POST /changes, POST /strategies/{name}/batch, POST /strategies/{name}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{name}, GET /configurations, GET|PUT|DELETE /configurations/{name}, GET /deliveries, GET /deliveries/{id}, GET /deliveries/{id}/attempts, GET /deliveries/{id}/request, POST /deliveries/{id}/replay, POST /deliveries/replay, GET /endpoints, GET /.well-known/jwks.json, GET /health, GET /metrics";
 
 /// The API's router over `service`.
 pub(super) fn router(service: Shared) -> Router {
@@ -64,6 +64,7 @@ pub(super) fn router(service: Shared) -> Router {
         .route("/deliveries/{id}/attempts", only(&["GET"], get(attempts)))
         .route("/deliveries/{id}/request", only(&["GET"], get(request_of)))
         .route("/endpoints", only(&["GET"], get(endpoints)))
+        .route("/.well-known/jwks.json", only(&["GET"], get(jwks)))
         .route("/health", only(&["GET"], get(health)))
         .route("/metrics", only(&["GET"], get(metrics)))
         .fallback(no_route)
@@ -180,6 +181,10 @@ async fn request_of(State(s): State<Shared>, uri: Uri) -> Reply {
 
 async fn endpoints(State(s): State<Shared>) -> Reply {
     s.endpoints()
+}
+
+async fn jwks(State(s): State<Shared>) -> Reply {
+    s.jwks()
 }
 
 async fn health(State(s): State<Shared>) -> Reply {

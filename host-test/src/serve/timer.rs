@@ -91,8 +91,8 @@ struct Timer {
 }
 
 impl Timer {
-    /// Each fire renders with its strategy's tokens: the outbox placeholder for OAuth,
-    /// and a platform token minted for its run-as user.
+    /// Each fire renders with its strategy's placeholders for the tokens (OAuth's and the
+    /// platform token's): each attempt puts the current ones in.
     fn install_tokens(&mut self) {
         let catalog = self.catalog.clone();
         self.scheduler.with_tokens(Box::new(move |strategy, at| {
