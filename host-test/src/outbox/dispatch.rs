@@ -229,7 +229,6 @@ impl Dispatcher {
             // When a paused or rate-limited endpoint may take a delivery again.
             let mut reopens: Option<i64> = None;
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {
-                let taken = self.taken().clone();
                 // This round's choices per endpoint, on top of those in flight.
                 let chosen: Mutex<std::collections::HashMap<String, usize>> = Mutex::default();
                 let later: Mutex<Option<i64>> = Mutex::default();
@@ -239,7 +238,10 @@ impl Dispatcher {
                 let blocked: Mutex<std::collections::HashMap<String, Vec<String>>> =
                     Mutex::default();
                 let skip = |c: &Candidate<'_>| {
-                    if taken.contains(c.id) {
+                    // The live set, not a copy from before the query: an immediate run
+                    // reserves its ids before it commits them, so a row this query sees
+                    // is either reserved here already or free.
+                    if self.taken().contains(c.id) {
                         return true;
                     }
                     let mut blocked = blocked.lock().unwrap_or_else(|p| p.into_inner());
