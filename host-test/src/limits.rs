@@ -294,6 +294,11 @@ pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
 /// Deliveries a listing returns when `limit` is not given.
 pub const DEFAULT_LIST: usize = 100;
 
+/// The shortest API token `serve` accepts: 16 random characters carry 64 bits (hex) to
+/// 105 bits (any visible ASCII), far past what guessing over the network reaches; a
+/// shorter one is more likely a password someone chose, and is refused at start.
+pub const MIN_API_TOKEN_LEN: usize = 16;
+
 // ---- The reference servers ----
 
 /// How far a signature's timestamp may be from the receiver's clock, as the Standard

@@ -35,9 +35,16 @@ pub struct Args {
     /// JWKS until the tokens it signed have expired.
     #[arg(long)]
     pub rotate_platform_key: bool,
-    /// The API's address (loopback only; port 0 picks a free port).
+    /// The API's address (port 0 picks a free port): loopback, or any address once API
+    /// tokens are given.
     #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
+    /// A file of API tokens, one a line (blank lines and `#` comments skipped), each at
+    /// least 16 characters; the API then asks for `Authorization: Bearer <token>` on every
+    /// route but /health and /.well-known/jwks.json. The environment variable
+    /// WEBHOOK_API_TOKEN adds one more.
+    #[arg(long, value_name = "FILE")]
+    pub api_tokens: Option<PathBuf>,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -124,6 +131,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         platform_key,
         rotate_platform_key,
         listen,
+        api_tokens,
         delivery,
         retry,
         sandbox,
@@ -133,6 +141,10 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         platform_key.unwrap_or_else(|| outbox.with_file_name(super::options::PLATFORM_KEY_FILE));
     let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
+    let env_token = std::env::var(host_test::serve::auth::TOKEN_ENV).ok();
+    let api_tokens =
+        host_test::serve::ApiTokens::load(api_tokens.as_deref(), env_token.as_deref())?;
+    drop(env_token);
     let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
     let rt = Arc::new(load(component, limits).map_err(|e| e.to_string())?);
@@ -159,8 +171,19 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                     .without_dead_letter_list()
             })
         };
+        let access = if api_tokens.is_empty() {
+            "open (no API token), so on loopback only".to_string()
+        } else {
+            format!(
+                "{} API token(s) asked for on every route but {}",
+                api_tokens.len(),
+                host_test::serve::auth::PUBLIC_ROUTES.join(" and ")
+            )
+        };
         let options = ServeOptions {
             listen,
+            api_tokens,
+            checks: Vec::new(),
             outbox: outbox.clone(),
             secrets_key,
             definitions: given,
@@ -216,6 +239,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
                 format!("; still published: {}", retired.join(", "))
             }
         );
+        out!("api: {access}");
         // Last: whoever waits for this line can call the API at once.
         out!("listening on http://{}", running.addr);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -17,20 +17,22 @@ use crate::contract::bindings::{Configuration, HttpRequest};
 use crate::outbox::Origin;
 use crate::outbox::dispatch::Dispatcher;
 use crate::sandbox::runtime::Runtime;
-use crate::scheduler::{Event, Scheduler, Sink};
+use crate::scheduler::{Event, FireErrorKind, Scheduler, Sink};
 use crate::time::clock::MAX_SLEEP;
 use crate::time::instant;
 
 use super::members::SharedMembers;
+use super::metrics::Metrics;
 
 /// Start the timer thread over the strategies in force, following the catalog's changes
-/// from now on. Returns once every strategy's schedules are loaded, or with the first
-/// that could not be.
+/// from now on; a fire whose render fails counts in `metrics`. Returns once every
+/// strategy's schedules are loaded, or with the first that could not be.
 pub fn start(
     runtime: Arc<Runtime>,
     catalog: Arc<Catalog>,
     members: SharedMembers,
     dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Change>();
     for b in catalog.strategies() {
@@ -54,6 +56,7 @@ pub fn start(
                 catalog,
                 members,
                 dispatcher,
+                metrics,
                 scheduler: Scheduler::new(),
             };
             timer.install_tokens();
@@ -83,6 +86,7 @@ struct Timer {
     catalog: Arc<Catalog>,
     members: SharedMembers,
     dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
     scheduler: Scheduler,
 }
 
@@ -148,6 +152,7 @@ impl Timer {
             catalog: self.catalog.clone(),
         };
         let outbox = self.dispatcher.outbox().clone();
+        let metrics = self.metrics.clone();
         loop {
             let now = Timestamp::now();
             self.scheduler.step(now, &mut sink, &mut |event| {
@@ -163,7 +168,12 @@ impl Timer {
                             fire.schedule, fire.strategy, fire.at
                         ),
                     ),
-                    Event::FireFailed { fire, error } => (Some(fire), format!("{error}")),
+                    Event::FireFailed { fire, error } => {
+                        if matches!(error.kind, FireErrorKind::Render { .. }) {
+                            metrics.render_error("schedule");
+                        }
+                        (Some(fire), format!("{error}"))
+                    }
                     Event::ScheduleFailed(e) => (None, format!("{e}")),
                 };
                 println!("{line}");

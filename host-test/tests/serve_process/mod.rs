@@ -43,6 +43,8 @@ pub struct Serve {
     pub addr: SocketAddr,
     /// What it printed on stdout, so far.
     pub lines: Arc<Mutex<Vec<String>>>,
+    /// What it printed on stderr, once it has ended.
+    errors: Arc<Mutex<String>>,
 }
 
 impl Serve {
@@ -51,19 +53,27 @@ impl Serve {
     }
 
     pub fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
+        Serve::try_start_env(dir, extra, &[])
+    }
+
+    /// `try_start` with these environment variables set; on a free loopback port unless
+    /// `extra` gives `--listen`.
+    pub fn try_start_env(
+        dir: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Serve, String> {
         let mut cmd = serve_command(dir);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-http",
-            "--allow-host",
-            "127.0.0.1",
-        ])
-        .arg("--log")
-        .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(["--allow-http", "--allow-host", "127.0.0.1"])
+            .arg("--log")
+            .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| e.to_string())?;
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
@@ -90,6 +100,7 @@ impl Serve {
                 child,
                 addr: a.parse().unwrap(),
                 lines,
+                errors,
             }),
             Err(_) => {
                 let _ = child.kill();
@@ -106,10 +117,24 @@ impl Serve {
 
     /// One HTTP/1.1 request; the status and the JSON body.
     pub fn call(&self, method: &str, target: &str, body: &[u8]) -> (u16, Json) {
+        let (status, _, body) = self.call_with(method, target, body, &[]);
+        (status, serde_json::from_str(&body).unwrap_or(Json::Null))
+    }
+
+    /// One HTTP/1.1 request with more header lines (`name: value`); the status, the
+    /// head and the body.
+    pub fn call_with(
+        &self,
+        method: &str,
+        target: &str,
+        body: &[u8],
+        headers: &[&str],
+    ) -> (u16, String, String) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
         let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n",
             self.addr,
             body.len()
         );
@@ -120,7 +145,7 @@ impl Serve {
         let text = String::from_utf8_lossy(&out);
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Json::Null))
+        (status, head.to_string(), body.to_string())
     }
 
     pub fn post(&self, target: &str, body: &Json) -> (u16, Json) {
@@ -148,6 +173,19 @@ impl Serve {
     pub fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Kill it; everything it printed, stdout's lines and stderr.
+    pub fn output(mut self) -> (Vec<String>, String) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let done = wait_until(Duration::from_secs(10), || {
+            Arc::strong_count(&self.errors) == 1 && Arc::strong_count(&self.lines) == 1
+        });
+        assert!(done, "the output threads did not finish");
+        let lines = self.lines.lock().unwrap().clone();
+        let errors = self.errors.lock().unwrap().clone();
+        (lines, errors)
     }
 }
 
