@@ -335,8 +335,8 @@ impl Plan {
         crate::response::classify(status, headers, now)
     }
 
-    /// The signature headers for a new attempt of a request: a fresh timestamp and
-    /// signature over the same delivery id and body; none without signing secrets.
+    /// The Standard Webhooks headers for a new attempt of a request: its delivery id and a
+    /// fresh timestamp, and with signing secrets a signature over the same id and body.
     pub fn sign(&self, delivery_id: &str, body: &[u8], now: Instant) -> Vec<Header> {
         self.signature_headers(delivery_id, body, now.seconds)
     }

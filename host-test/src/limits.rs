@@ -230,10 +230,18 @@ pub const MIN_SECRET_LEN: usize = 6;
 /// is still reused.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
-/// How long a platform token is valid: it must outlive the whole retry schedule of the
-/// request that carries it (about 4 minutes, see `deliver::RETRY_*`), and be short enough
-/// that a leaked payload is soon useless.
+/// How long a platform token is valid. Each attempt carries one minted for it, so the token
+/// need only outlive one attempt (its timeout, `DEFAULT_TIMEOUT`) and the receiver's work
+/// on it (calling the platform back as the run-as user); and it is short enough that a
+/// leaked payload is soon useless.
 pub const PLATFORM_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// How long a rotated-out platform key stays in the JWKS after it stopped signing: a token
+/// it signed last lives [`PLATFORM_TOKEN_LIFETIME`], and receivers allow for clock skew (a
+/// minute is usual: jsonwebtoken's default leeway is 60 s) and cache the JWKS, so five
+/// minutes more. Longer would publish keys that verify nothing alive.
+pub const PLATFORM_KEY_RETENTION: Duration =
+    Duration::from_secs(PLATFORM_TOKEN_LIFETIME.as_secs() + 5 * 60);
 
 // ---- The outbox ----
 
@@ -296,6 +304,11 @@ pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
 
 /// Deliveries a listing returns when `limit` is not given.
 pub const DEFAULT_LIST: usize = 100;
+
+/// The shortest API token `serve` accepts: 16 random characters carry 64 bits (hex) to
+/// 105 bits (any visible ASCII), far past what guessing over the network reaches; a
+/// shorter one is more likely a password someone chose, and is refused at start.
+pub const MIN_API_TOKEN_LEN: usize = 16;
 
 // ---- The reference servers ----
 

@@ -45,8 +45,9 @@ enum Command {
     Eval(cli::eval::Args),
     /// Render record changes through the component and deliver them; print each request's outcome.
     Send(cli::send::Args),
-    /// Serve the platform's run-time API on loopback over a durable outbox: record
-    /// changes, on-demand runs, the delivery history and replay, and the schedules.
+    /// Serve the platform's run-time API over a durable outbox (on loopback, or beyond
+    /// it with API tokens): record changes, on-demand runs, the delivery history and
+    /// replay, the schedules, health and metrics.
     Serve(cli::serve::Args),
     /// Run the whole product locally: embedded receiver and token endpoint, the examples,
     /// a stream of changes; exits 0 only when every expected delivery arrived verified.

@@ -78,6 +78,12 @@ pub type Handler = Arc<
         + Sync,
 >;
 
+/// Looks at a request's head (method, target, headers) before its body is read: a
+/// [`Reply`] answers the request at once, its body neither waited for nor buffered; none
+/// lets it through to the handler. For a refusal that must cost the server nothing, such
+/// as a request without credentials.
+pub type Admit = Arc<dyn Fn(&str, &str, &[(String, String)]) -> Option<Reply> + Send + Sync>;
+
 /// What one HTTP server allows its clients, so that hostile or broken ones cannot take
 /// its memory, its descriptors or a core: each a named limit in [`crate::limits`].
 #[derive(Clone, Copy, Debug)]
@@ -116,8 +122,17 @@ pub fn serve_on(
     limits: ServerLimits,
     handler: Handler,
 ) -> std::io::Result<Server> {
+    serve_admitting(listener, limits, None, handler)
+}
+
+/// [`serve_on`], with `admit` looking at each request's head before its body is read.
+pub fn serve_admitting(
+    listener: TcpListener,
+    limits: ServerLimits,
+    admit: Option<Admit>,
+    handler: Handler,
+) -> std::io::Result<Server> {
     let addr = listener.local_addr()?;
-    let max_body = limits.max_body;
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let buffered = Arc::new(tokio::sync::Semaphore::new(limits.max_buffered));
     let task = tokio::spawn(async move {
@@ -140,11 +155,13 @@ pub fn serve_on(
             let _ = stream.set_nodelay(true);
             let handler = handler.clone();
             let buffered = buffered.clone();
+            let admit = admit.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let service = service_fn(move |req: hyper::Request<Incoming>| {
                     let handler = handler.clone();
                     let buffered = buffered.clone();
+                    let admit = admit.clone();
                     async move {
                         let method = req.method().to_string();
                         let target = req
@@ -161,39 +178,16 @@ pub fn serve_on(
                                 )
                             })
                             .collect();
-                        // Room for the body among all connections' bodies, for as many
-                        // bytes as it says it has (the most, when it does not say).
-                        let declared = req
-                            .headers()
-                            .get(hyper::header::CONTENT_LENGTH)
-                            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-                            .unwrap_or(max_body)
-                            .min(max_body);
-                        let room = u32::try_from(declared).unwrap_or(u32::MAX);
-                        let _room = buffered.acquire_many(room).await;
-                        let limited = http_body_util::Limited::new(req.into_body(), max_body);
-                        let read = tokio::time::timeout(limits.body_timeout, limited.collect());
-                        let reply = match read.await {
-                            Ok(Ok(b)) => handler(method, target, headers, b.to_bytes().to_vec()).await,
-                            Err(_) => Reply::status(
-                                408,
-                                &serde_json::json!({
-                                    "error": format!("the request body did not arrive within {} s", limits.body_timeout.as_secs()),
-                                    "problems": [],
-                                })
-                                .to_string(),
-                            )
-                            .header("content-type", "application/json")
-                            .header("connection", "close"),
-                            Ok(Err(_)) => Reply::status(
-                                413,
-                                &serde_json::json!({
-                                    "error": format!("the request body is over the {max_body}-byte limit; send smaller batches"),
-                                    "problems": [],
-                                })
-                                .to_string(),
-                            )
-                            .header("content-type", "application/json"),
+                        let refused = admit.as_ref().and_then(|a| a(&method, &target, &headers));
+                        let reply = match refused {
+                            Some(r) => r,
+                            None => {
+                                let body = read_body(req, limits, &buffered).await;
+                                match body {
+                                    Ok(b) => handler(method, target, headers, b).await,
+                                    Err(r) => r,
+                                }
+                            }
                         };
                         if !reply.delay.is_zero() {
                             tokio::time::sleep(reply.delay).await;
@@ -217,6 +211,50 @@ pub fn serve_on(
         }
     });
     Ok(Server { addr, task })
+}
+
+/// The whole body of `req`, read within `limits` once there is room for it among all
+/// connections' bodies; else the `413` (too large) or `408` (too slow) answer.
+async fn read_body(
+    req: hyper::Request<Incoming>,
+    limits: ServerLimits,
+    buffered: &tokio::sync::Semaphore,
+) -> Result<Vec<u8>, Reply> {
+    let max_body = limits.max_body;
+    // Room for the body among all connections' bodies, for as many bytes as it says it
+    // has (the most, when it does not say).
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .unwrap_or(max_body)
+        .min(max_body);
+    let room = u32::try_from(declared).unwrap_or(u32::MAX);
+    let _room = buffered.acquire_many(room).await;
+    let limited = http_body_util::Limited::new(req.into_body(), max_body);
+    let read = tokio::time::timeout(limits.body_timeout, limited.collect());
+    match read.await {
+        Ok(Ok(b)) => Ok(b.to_bytes().to_vec()),
+        Err(_) => Err(Reply::status(
+            408,
+            &serde_json::json!({
+                "error": format!("the request body did not arrive within {} s", limits.body_timeout.as_secs()),
+                "problems": [],
+            })
+            .to_string(),
+        )
+        .header("content-type", "application/json")
+        .header("connection", "close")),
+        Ok(Err(_)) => Err(Reply::status(
+            413,
+            &serde_json::json!({
+                "error": format!("the request body is over the {max_body}-byte limit; send smaller batches"),
+                "problems": [],
+            })
+            .to_string(),
+        )
+        .header("content-type", "application/json")),
+    }
 }
 
 /// Percent-decoding; `+` is a space in form bodies (`plus_is_space`) and itself in URLs.

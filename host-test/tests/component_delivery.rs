@@ -10,7 +10,7 @@ use host_test::delivery::deliver::{Deliverer, Outcome};
 use host_test::delivery::http::{ClientOptions, HttpClient};
 use host_test::delivery::log::DeliveryLog;
 use host_test::delivery::oauth::TokenCache;
-use host_test::delivery::platform_token::PlatformTokens;
+use host_test::delivery::platform_token::{Claims, PlatformKeys};
 use host_test::delivery::plugin::SessionPlugin;
 use host_test::reference::demo::{self, DemoOptions};
 use host_test::reference::receiver::{Receiver, TokenServer};
@@ -64,7 +64,7 @@ async fn the_component_renders_signs_and_refreshes_tokens() {
     config.include_platform_token = true;
     let session = runtime().session(&config, &strategy).unwrap();
     let log = Arc::new(DeliveryLog::memory());
-    let platform = PlatformTokens::with_key(vec![9; 32]);
+    let platform = Arc::new(PlatformKeys::generate(SystemClock.now().seconds).unwrap());
     let d = Arc::new(
         Deliverer::new(
             Arc::new(SessionPlugin::new(session)),
@@ -76,7 +76,7 @@ async fn the_component_renders_signs_and_refreshes_tokens() {
             Arc::new(SystemClock),
         )
         .configure(&config, "svc-crm-sync", Arc::new(TokenCache::default()))
-        .platform_tokens(platform.clone(), "svc-crm-sync")
+        .platform_keys(platform.clone())
         .log(log.clone()),
     );
     let (changes, expected) = demo::changes(8, "svc-crm-sync", SystemClock.now());
@@ -92,21 +92,62 @@ async fn the_component_renders_signs_and_refreshes_tokens() {
 
     let got = rx.received();
     assert!(got.iter().all(|g| g.verified.is_ok()), "{got:?}");
-    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
-    let claims = platform
-        .verify(body["PlatformToken"].as_str().unwrap(), SystemClock.now())
-        .unwrap();
+    let token_of = |i: usize| {
+        let body: serde_json::Value = serde_json::from_slice(&got[i].body).unwrap();
+        body["PlatformToken"].as_str().unwrap().to_string()
+    };
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(platform.jwks(SystemClock.now().seconds)).unwrap();
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwks.keys[0]).unwrap();
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    let claims = jsonwebtoken::decode::<Claims>(&token_of(0), &key, &validation)
+        .unwrap()
+        .claims;
     assert_eq!(claims.sub, "svc-crm-sync");
+    // Each attempt mints its own: the refused attempt and the retry carry different
+    // tokens, each valid, in bodies whose signatures verified above.
+    assert_ne!(token_of(1), token_of(2));
+    jsonwebtoken::decode::<Claims>(&token_of(2), &key, &validation).unwrap();
     // The same delivery id on the refused and the accepted attempt.
     assert_eq!(got[1].header("webhook-id"), got[2].header("webhook-id"));
     let text = log.lines().join("\n");
-    for leaked in [
-        secret.as_str(),
-        "tok-",
-        body["PlatformToken"].as_str().unwrap(),
-    ] {
+    for leaked in [secret.as_str(), "tok-", token_of(0).as_str()] {
         assert!(!text.contains(leaked), "{leaked} in the log:\n{text}");
     }
+}
+
+/// An embedding host that includes the platform token but gives the engine no key sends
+/// nothing with a placeholder in it: the delivery ends at once, saying what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_platform_key_nothing_is_sent_and_the_dead_letter_says_why() {
+    let mut config = formats::read_configuration(&examples().join("customer.config.json")).unwrap();
+    let strategy = formats::read_strategy(&examples().join("customer.strategy.json")).unwrap();
+    let rx = Receiver::builder().start().await.unwrap();
+    config.webhook_url = rx.url("/hook");
+    (config.oauth.token_url, config.oauth.client_id) = (None, None);
+    (config.oauth.client_secret, config.oauth.scope) = (None, None);
+    config.include_platform_token = true;
+    let session = runtime().session(&config, &strategy).unwrap();
+    let d = Arc::new(
+        Deliverer::new(
+            Arc::new(SessionPlugin::new(session)),
+            Arc::new(HttpClient::new(ClientOptions {
+                allow_http: true,
+                allow_hosts: vec!["127.0.0.1".into()],
+                ..ClientOptions::default()
+            })),
+            Arc::new(SystemClock),
+        )
+        .configure(&config, "svc-crm-sync", Arc::new(TokenCache::default())),
+    );
+    let (changes, _) = demo::changes(8, "svc-crm-sync", SystemClock.now());
+    let reports = d.on_changes(&changes).await.unwrap();
+    assert_eq!(reports.len(), 1);
+    let Outcome::DeadLettered(why) = &reports[0].outcome else {
+        panic!("{:?}", reports[0]);
+    };
+    assert!(why.contains("no platform key"), "{why}");
+    assert!(rx.received().is_empty(), "nothing was sent");
 }
 
 /// `host-test send` of the examples' strategy with `config` over `changes`, delivering to

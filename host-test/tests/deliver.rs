@@ -625,7 +625,6 @@ async fn a_refused_token_request_is_reported_without_the_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_log() {
     let (_rx, tokens, r, _cache, _url) = oauth_rig(Duration::from_secs(3600)).await;
-    let minted = host_test::delivery::platform_token::PlatformTokens::with_key(vec![3; 32]);
     let reports = r.deliverer.on_changes(&[change(1)]).await.unwrap();
     tokens.revoke_all();
     r.deliverer.on_changes(&[change(2)]).await.unwrap();
@@ -641,16 +640,8 @@ async fn secrets_never_reach_the_log() {
     ] {
         assert!(!text.contains(secret), "{secret} leaked into:\n{text}");
     }
-    let debug = format!(
-        "{:?} {:?} {:?}",
-        r.deliverer,
-        r.deliverer.dead_letters(),
-        minted
-    );
-    assert!(
-        !debug.contains("tok-") && !debug.contains("[3, 3"),
-        "{debug}"
-    );
+    let debug = format!("{:?} {:?}", r.deliverer, r.deliverer.dead_letters());
+    assert!(!debug.contains("tok-"), "{debug}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,8 @@
 //! bounded load.
 
 use std::collections::{HashMap, HashSet};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,32 +13,82 @@ use std::time::{Duration, Instant};
 use host_test::reference::receiver::{Receiver, Reply};
 use scratch::Scratch;
 use serde_json::{Value as Json, json};
-use serving::*;
 
 mod scratch;
-mod serving;
+mod serve_process;
+
+use serve_process::{Serve, serve_command, tokio, wait_until, write_json};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A fresh directory for one test's files, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
     Scratch::new("serve", name)
 }
 
-/// `host-test serve` on the `outbox.sqlite` in `dir` and its definitions: the directory
-/// `defs/` when there is one (see [`definitions`]), else `config.json` and
-/// `strategy.json`.
-fn serve_command(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_host-test"));
-    cmd.arg("serve");
-    if dir.join("defs").is_dir() {
-        cmd.arg("--definitions").arg(dir.join("defs"));
-    } else if dir.join("config.json").exists() {
-        cmd.arg("--config")
-            .arg(dir.join("config.json"))
-            .arg("--strategy")
-            .arg(dir.join("strategy.json"));
+/// A configuration posting to `url`, signed, no OAuth.
+fn config(url: &str) -> Json {
+    json!({
+        "name": "serve test",
+        "webhook-url": url,
+        "include-platform-token": false,
+        "headers": [],
+        "query": [],
+        "signing-secrets": [SECRET],
+        "max-body-bytes": 262144
+    })
+}
+
+/// A strategy sending each change of a Customer on its own (batch size 1).
+fn strategy(batch_size: u32) -> Json {
+    json!({
+        "name": "Customers out",
+        "entity": "Customer",
+        "body": [{ "key": "Entity", "text": "Customer" }],
+        "records": [
+            { "key": "Code", "expression": "[Code]" },
+            { "key": "Name", "expression": "[Name]" },
+            { "key": "Status", "expression": "[Status]" },
+            { "key": "Notes", "expression": "[Notes]" }
+        ],
+        "run-options": {
+            "run-as-user": "svc-sync",
+            "batch-size": batch_size,
+            "sync-enabled": true,
+            "sync-record-limit": 20,
+            "async-enabled": true,
+            "added": { "enabled": true },
+            "updated": { "enabled": true },
+            "deleted": { "enabled": true }
+        }
+    })
+}
+
+/// An `updated` change of `code` to version `v`.
+fn change(code: &str, v: usize, notes: &str) -> Json {
+    json!({
+        "event-id": format!("evt-{code}-{v}"),
+        "kind": "updated",
+        "entity": "Customer",
+        "code": code,
+        "new": { "Code": code, "Name": format!("{code} v{v}"), "Status": "Active", "Notes": notes },
+        "prior": { "Code": code, "Name": format!("{code} v{}", v.saturating_sub(1)), "Status": "Active", "Notes": notes },
+        "changed-by": "alice",
+        "at": "2026-11-30T10:00:00Z"
+    })
+}
+
+/// Write a definitions directory `defs/` in `dir`: the configuration `config` and each
+/// strategy, bound to it, as `NAME.config.json` and `NAME.strategy.json`.
+fn definitions(dir: &Path, config: &Json, strategies: &[Json]) {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(&defs).unwrap();
+    write_json(&defs.join("shared.config.json"), config);
+    for (i, st) in strategies.iter().enumerate() {
+        let mut st = st.clone();
+        st["configuration"] = config["name"].clone();
+        write_json(&defs.join(format!("s{i}.strategy.json")), &st);
     }
-    cmd.arg("--outbox").arg(dir.join("outbox.sqlite"));
-    cmd
 }
 
 /// Run `serve` in `dir` with `args`, which must make it exit with `code` before it
@@ -48,15 +100,26 @@ fn serve_fails(dir: &Path, args: &[&str], code: i32) -> String {
     stderr
 }
 
-/// `serve` on the outbox in `dir`, as the tests start it.
-impl Serve {
-    fn start(dir: &Path, extra: &[&str]) -> Serve {
-        Serve::try_start(dir, extra).unwrap_or_else(|e| panic!("serve did not start: {e}"))
-    }
+/// `strategy(batch_size)` under another name.
+fn named(name: &str, batch_size: u32) -> Json {
+    let mut s = strategy(batch_size);
+    s["name"] = json!(name);
+    s
+}
 
-    fn try_start(dir: &Path, extra: &[&str]) -> Result<Serve, String> {
-        Serve::spawn(serve_command(dir), dir, extra)
-    }
+fn ids(answer: &Json) -> Vec<String> {
+    answer["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn small_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// The crash test: a few hundred changes to a slow receiver that sometimes fails, the
@@ -1578,4 +1641,453 @@ fn bad_delivery_settings_are_refused_with_their_path() {
         .received()
         .len()
         == 1));
+}
+
+// ---- The operations surface: /health, /metrics, API tokens ----
+
+/// An API token for the tests (never printed by the host).
+const API_TOKEN: &str = "tok-3f9c1a7e5b2d4c6e8a0b";
+
+/// A scratch directory with `config.json` (to an address that answers nothing) and
+/// `strategy.json`.
+fn plain(name: &str) -> Scratch {
+    let dir = scratch(name);
+    write_json(&dir.join("config.json"), &config("http://127.0.0.1:9/hook"));
+    write_json(&dir.join("strategy.json"), &strategy(10));
+    dir
+}
+
+/// Kill `serve`; all it printed, stdout then stderr.
+fn printed(serve: Serve) -> String {
+    let (lines, errors) = serve.output();
+    format!("{}\n{errors}", lines.join("\n"))
+}
+
+/// `Authorization` with `token`.
+fn bearer(token: &str) -> String {
+    format!("authorization: Bearer {token}")
+}
+
+/// A metrics text read by a strict line parser: every sample `name{labels} value`, by
+/// name and labels (sorted, `k="v"` joined by commas); each family announced by `# TYPE`
+/// and `# HELP` before its samples, and the text ending with `# EOF`.
+fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    let mut samples = HashMap::new();
+    let mut typed: HashSet<String> = HashSet::new();
+    let mut ended = false;
+    for line in text.lines() {
+        assert!(!ended, "text after # EOF: {line:?}");
+        if line == "# EOF" {
+            ended = true;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
+            assert!(
+                ["counter", "gauge", "histogram"].contains(&kind),
+                "{line:?}"
+            );
+            typed.insert(name.to_string());
+            continue;
+        }
+        if line.starts_with("# HELP ") || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("a sample is `series value`");
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("not a number in {line:?}")),
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.strip_suffix('}').expect("labels end with }")),
+            None => (series, ""),
+        };
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{line:?}"
+        );
+        let family = ["_total", "_bucket", "_sum", "_count", "_created"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(typed.contains(family), "sample before its # TYPE: {line:?}");
+        let mut pairs = Vec::new();
+        let mut rest = labels;
+        while !rest.is_empty() {
+            let (key, after) = rest.split_once("=\"").expect("label is k=\"v\"");
+            let end = after.find('"').expect("label value is closed");
+            pairs.push(format!("{key}=\"{}\"", &after[..end]));
+            rest = after[end + 1..]
+                .strip_prefix(',')
+                .unwrap_or(&after[end + 1..]);
+        }
+        pairs.sort();
+        let key = format!("{name}{{{}}}", pairs.join(","));
+        assert!(
+            samples.insert(key, value).is_none(),
+            "sample twice: {line:?}"
+        );
+    }
+    assert!(ended, "the text does not end with # EOF");
+    samples
+}
+
+/// A definitions directory of one configuration a strategy, each strategy of its own
+/// entity: `(name, entity, url)`.
+fn endpoints(dir: &Path, each: &[(&str, &str, &str)]) {
+    let defs = dir.join("defs");
+    std::fs::create_dir_all(&defs).unwrap();
+    for (name, entity, url) in each {
+        let mut c = config(url);
+        c["name"] = json!(name);
+        write_json(&defs.join(format!("{name}.config.json")), &c);
+        let mut st = named(name, 1);
+        st["entity"] = json!(entity);
+        st["configuration"] = json!(name);
+        write_json(&defs.join(format!("{name}.strategy.json")), &st);
+    }
+}
+
+/// `change` for another entity.
+fn change_of(entity: &str, code: &str, v: usize) -> Json {
+    let mut c = change(code, v, "n");
+    c["entity"] = json!(entity);
+    c
+}
+
+/// A known workload read back from `/metrics`: 5 deliveries to an endpoint that takes
+/// them, 2 to one that answers 500 until they are given up (3 attempts each), 1 to one
+/// that answers 410 and the next one there skipped, 1 to an endpoint whose breaker opens
+/// at its first failure, and one render the component refuses.
+#[test]
+fn metrics_count_a_known_workload_exactly() {
+    let rt = tokio();
+    let receiver = rt
+        .block_on(
+            Receiver::builder()
+                .secrets(vec![SECRET.into()])
+                .respond(|r| match r.target.as_str() {
+                    "/ok" => Reply::status(200, "ok"),
+                    "/gone" => Reply::status(410, "gone"),
+                    _ => Reply::status(500, "broken"),
+                })
+                .start(),
+        )
+        .unwrap();
+    let dir = scratch("metrics");
+    let (ok, fail, gone, down) = (
+        receiver.url("/ok"),
+        receiver.url("/fail"),
+        receiver.url("/gone"),
+        receiver.url("/down"),
+    );
+    endpoints(
+        &dir,
+        &[
+            ("ok", "Customer", &ok),
+            ("fail", "Supplier", &fail),
+            ("gone", "Product", &gone),
+            ("down", "Order", &down),
+        ],
+    );
+    // The breaker of /down opens at its first failure and probes it only in an hour.
+    let down_config = dir.join("defs/down.config.json");
+    let mut c: Json = serde_json::from_slice(&std::fs::read(&down_config).unwrap()).unwrap();
+    c["delivery"] = json!({ "breaker": { "failures": 1, "probe-after": "1h" } });
+    write_json(&down_config, &c);
+    let serve = Serve::start(
+        &dir,
+        &[
+            "--max-attempts",
+            "3",
+            "--retry-base-ms",
+            "10",
+            "--retry-cap-ms",
+            "20",
+        ],
+    );
+
+    // Before any work: every outcome at 0, all endpoints closed.
+    let (status, _, text) = serve.call_with("GET", "/metrics", b"", &[]);
+    assert_eq!(status, 200, "{text}");
+    let m = parse_metrics(&text);
+    assert_eq!(m["webhook_deliveries_total{outcome=\"delivered\"}"], 0.0);
+    assert_eq!(
+        m[&format!("webhook_endpoint_breaker_state{{endpoint=\"{gone}\",state=\"closed\"}}")],
+        1.0
+    );
+
+    let customers: Vec<Json> = (0..5).map(|i| change(&format!("C{i}"), 1, "n")).collect();
+    let suppliers: Vec<Json> = (0..2)
+        .map(|i| change_of("Supplier", &format!("S{i}"), 1))
+        .collect();
+    // The same record twice: the second waits for the first, which disables the endpoint.
+    let products = vec![change_of("Product", "P1", 1), change_of("Product", "P1", 2)];
+    let all: Vec<Json> = customers
+        .into_iter()
+        .chain(suppliers)
+        .chain(products)
+        .chain([change_of("Order", "O1", 1)])
+        .collect();
+    let (status, a) = serve.post("/changes", &Json::Array(all));
+    assert_eq!(status, 202, "{a}");
+    assert_eq!(ids(&a).len(), 10, "{a}");
+    // A render the component refuses: a record over the configuration's body limit.
+    let (status, a) = serve.post("/changes", &json!([change("BIG", 1, &"x".repeat(300_000))]));
+    assert_eq!(status, 413, "{a}");
+
+    // Everything finished but the delivery to /down, which waits for its probe.
+    let settled = json!({ "pending": 1, "delivered": 5, "dead": 4 });
+    assert!(
+        wait_until(
+            Duration::from_secs(60),
+            || serve.get("/deliveries").1["counts"] == settled
+        ),
+        "{}",
+        serve.get("/deliveries").1
+    );
+    // The readiness probe writes, and leaves the deliveries as they are.
+    let before = serve.get("/deliveries").1["counts"].clone();
+    assert_eq!(serve.get("/health").0, 200);
+    assert_eq!(serve.get("/deliveries").1["counts"], before);
+
+    let (status, head, text) = serve.call_with("GET", "/metrics", b"", &[]);
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    let m = parse_metrics(&text);
+    let at = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in:\n{text}"));
+    // 5 + 2 x 3 + 1 + 1 attempts sent a request; the skipped one sent none. Retries:
+    // 2 for each delivery given up, 1 for the one to /down.
+    for (series, want) in [
+        ("webhook_deliveries_total{outcome=\"delivered\"}", 5.0),
+        ("webhook_deliveries_total{outcome=\"dead-letter\"}", 2.0),
+        (
+            "webhook_deliveries_total{outcome=\"endpoint-disabled\"}",
+            1.0,
+        ),
+        ("webhook_deliveries_total{outcome=\"skipped\"}", 1.0),
+        ("webhook_retries_total{}", 5.0),
+        ("webhook_attempt_duration_seconds_count{}", 13.0),
+        ("webhook_attempt_duration_seconds_bucket{le=\"+Inf\"}", 13.0),
+        ("webhook_outbox_deliveries{state=\"pending\"}", 1.0),
+        ("webhook_outbox_deliveries{state=\"delivered\"}", 5.0),
+        ("webhook_outbox_deliveries{state=\"dead\"}", 4.0),
+        ("webhook_render_errors_total{source=\"changes\"}", 1.0),
+        ("webhook_render_errors_total{source=\"schedule\"}", 0.0),
+    ] {
+        assert_eq!(at(series), want, "{series}\n{text}");
+    }
+    assert!(at("webhook_attempt_duration_seconds_sum{}") > 0.0, "{text}");
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter_map(|(k, v)| {
+            let le = k.strip_prefix("webhook_attempt_duration_seconds_bucket{le=\"")?;
+            let le = le.strip_suffix("\"}")?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().unwrap()
+                },
+                *v,
+            ))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(buckets.len() > 10, "{text}");
+    assert!(
+        buckets.windows(2).all(|w| w[0].1 <= w[1].1),
+        "buckets are cumulative: {buckets:?}"
+    );
+    for (endpoint, state) in [
+        (&ok, "closed"),
+        (&fail, "closed"),
+        (&gone, "disabled"),
+        (&down, "open"),
+    ] {
+        for s in ["closed", "open", "half-open", "disabled"] {
+            let k =
+                format!("webhook_endpoint_breaker_state{{endpoint=\"{endpoint}\",state=\"{s}\"}}");
+            assert_eq!(at(&k), f64::from(u8::from(s == state)), "{k}\n{text}");
+        }
+    }
+    assert_eq!(serve.post("/metrics", &json!({})).0, 405);
+}
+
+#[test]
+fn health_is_ready_with_each_check_named_and_public() {
+    let dir = plain("health");
+    let serve = Serve::try_start_env(&dir, &[], &[("WEBHOOK_API_TOKEN", API_TOKEN)]).unwrap();
+    for _ in 0..3 {
+        let (status, a) = serve.get("/health");
+        assert_eq!(status, 200, "{a}");
+        assert_eq!(
+            a,
+            json!({ "status": "ready", "checks": { "outbox": { "ok": true }, "component": { "ok": true } } })
+        );
+    }
+    let (status, a) = serve.post("/health", &json!({}));
+    assert_eq!(status, 405, "{a}");
+    assert!(a["error"].as_str().unwrap().contains("takes GET"), "{a}");
+}
+
+#[test]
+fn api_tokens_from_a_file_guard_every_route_but_the_public_ones() {
+    let dir = plain("tokens_file");
+    let other = "another-token-0123456789";
+    std::fs::write(
+        dir.join("tokens"),
+        format!("# operators\n{API_TOKEN}\n\n{other}\n"),
+    )
+    .unwrap();
+    let file = dir.join("tokens");
+    let serve = Serve::start(&dir, &["--api-tokens", file.to_str().unwrap()]);
+    let wrong = "tok-3f9c1a7e5b2d4c6e8a0c";
+
+    for (method, target) in [
+        ("GET", "/deliveries"),
+        ("GET", "/metrics"),
+        ("POST", "/changes"),
+        ("GET", "/strategies/Customers%20out"),
+        ("GET", "/nowhere"),
+    ] {
+        let (status, head, body) = serve.call_with(method, target, b"[]", &[]);
+        assert_eq!(status, 401, "{method} {target}: {body}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("\r\nwww-authenticate: bearer"), "{head}");
+        let a: Json = serde_json::from_str(&body).unwrap();
+        assert!(
+            a["error"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization: Bearer"),
+            "{a}"
+        );
+        assert_eq!(a["problems"], json!([]), "{a}");
+
+        let (status, head, body) = serve.call_with(method, target, b"[]", &[&bearer(wrong)]);
+        assert_eq!(status, 401, "{method} {target}: {body}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("error=\"invalid_token\""),
+            "{head}"
+        );
+        assert!(
+            !body.contains(wrong) && !head.contains(wrong),
+            "{head}{body}"
+        );
+        // Not a bearer token at all.
+        let basic = format!("authorization: Basic {API_TOKEN}");
+        assert_eq!(serve.call_with(method, target, b"[]", &[&basic]).0, 401);
+    }
+    for token in [API_TOKEN, other] {
+        let (status, _, body) = serve.call_with("GET", "/deliveries", b"", &[&bearer(token)]);
+        assert_eq!(status, 200, "{body}");
+        let lower = format!("authorization: bearer {token}");
+        assert_eq!(serve.call_with("GET", "/metrics", b"", &[&lower]).0, 200);
+        assert_eq!(
+            serve
+                .call_with("POST", "/changes", b"[]", &[&bearer(token)])
+                .0,
+            202
+        );
+        // Authenticated, the answers are the API's own.
+        assert_eq!(
+            serve.call_with("GET", "/nowhere", b"", &[&bearer(token)]).0,
+            404
+        );
+    }
+    // Refused on its head: the 16 MB body it announces is never waited for (the server
+    // would wait 60 s for it).
+    let mut raw = TcpStream::connect(serve.addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    raw.write_all(b"POST /changes HTTP/1.1\r\nhost: x\r\ncontent-length: 16000000\r\n\r\n")
+        .unwrap();
+    let mut status_line = [0u8; 12];
+    raw.read_exact(&mut status_line).unwrap();
+    assert_eq!(&status_line, b"HTTP/1.1 401");
+    // The public routes need no token.
+    assert_eq!(serve.get("/health").0, 200);
+    assert_eq!(serve.get("/.well-known/jwks.json").0, 200);
+
+    let printed = printed(serve);
+    assert!(printed.contains("2 API token(s)"), "{printed}");
+    let mut logs = String::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("log-") {
+            logs.push_str(&std::fs::read_to_string(&p).unwrap());
+        }
+    }
+    for t in [API_TOKEN, other, wrong] {
+        assert!(!printed.contains(t), "{printed}");
+        assert!(!logs.contains(t), "{logs}");
+    }
+}
+
+#[test]
+fn an_api_token_from_the_environment_lets_serve_listen_beyond_loopback() {
+    let dir = plain("tokens_env");
+    // Without a token: refused, saying how to listen beyond loopback.
+    let err = serve_fails(&dir, &["--listen", "0.0.0.0:0"], 2);
+    assert!(
+        err.contains("loopback only") && err.contains("--api-tokens"),
+        "{err}"
+    );
+
+    let mut serve = Serve::try_start_env(
+        &dir,
+        &["--listen", "0.0.0.0:0"],
+        &[("WEBHOOK_API_TOKEN", API_TOKEN)],
+    )
+    .unwrap();
+    assert!(serve.addr.ip().is_unspecified(), "{}", serve.addr);
+    // Connect through loopback only.
+    serve.addr = SocketAddr::from(([127, 0, 0, 1], serve.addr.port()));
+    assert_eq!(serve.get("/deliveries").0, 401);
+    let (status, _, body) = serve.call_with("GET", "/deliveries", b"", &[&bearer(API_TOKEN)]);
+    assert_eq!(status, 200, "{body}");
+    let printed = printed(serve);
+    assert!(printed.contains("1 API token(s)"), "{printed}");
+    assert!(!printed.contains(API_TOKEN), "{printed}");
+}
+
+#[test]
+fn an_api_token_shorter_than_the_minimum_is_refused_without_being_shown() {
+    let dir = plain("tokens_short");
+    let min = host_test::limits::MIN_API_TOKEN_LEN;
+    let short = "s".repeat(min - 1);
+    let out = serve_command(&dir)
+        .env("WEBHOOK_API_TOKEN", &short)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "WEBHOOK_API_TOKEN: an API token must be at least {min}"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(&short), "{stderr}");
+    // A file of tokens of exactly the minimum starts.
+    std::fs::write(dir.join("tokens"), "t".repeat(min)).unwrap();
+    let file = dir.join("tokens");
+    let serve = Serve::start(&dir, &["--api-tokens", file.to_str().unwrap()]);
+    let (status, _, body) =
+        serve.call_with("GET", "/deliveries", b"", &[&bearer(&"t".repeat(min))]);
+    assert_eq!(status, 200, "{body}");
+    drop(serve);
+    let bad = dir.join("missing-tokens");
+    let err = serve_fails(&dir, &["--api-tokens", bad.to_str().unwrap()], 2);
+    assert!(err.contains("cannot read the token file"), "{err}");
 }

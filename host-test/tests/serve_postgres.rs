@@ -11,10 +11,12 @@ use std::time::Duration;
 use host_test::reference::receiver::{Receiver, Reply};
 use scratch::Scratch;
 use serde_json::{Value as Json, json};
+use serve_process::{Serve, tokio, wait_until, write_json};
 use serving::*;
 
 mod pg;
 mod scratch;
+mod serve_process;
 mod serving;
 
 /// How every worker here delivers: quick retries, and a 1 s timeout, so a dead worker's

@@ -522,32 +522,32 @@ impl Plan {
         Ok(request)
     }
 
-    /// The Standard Webhooks headers for one attempt at `timestamp`: none for a
-    /// configuration without secrets (it sends unsigned requests).
+    /// The Standard Webhooks headers for one attempt at `timestamp`: `webhook-id` and
+    /// `webhook-timestamp` on every request, so any receiver can deduplicate, and
+    /// `webhook-signature` when the configuration has signing secrets.
     pub fn signature_headers(&self, delivery_id: &str, body: &[u8], timestamp: i64) -> Vec<Header> {
-        if self.secrets.is_empty() {
-            return Vec::new();
+        let mut headers = vec![
+            Header {
+                name: "webhook-id".into(),
+                value: delivery_id.to_string(),
+            },
+            Header {
+                name: "webhook-timestamp".into(),
+                value: timestamp.to_string(),
+            },
+        ];
+        if !self.secrets.is_empty() {
+            headers.push(Header {
+                name: "webhook-signature".into(),
+                value: crate::sign::signature_header(&self.secrets, delivery_id, timestamp, body),
+            });
         }
-        let signature = crate::sign::signature_header(&self.secrets, delivery_id, timestamp, body);
-        [
-            ("webhook-id", delivery_id.to_string()),
-            ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signature),
-        ]
-        .into_iter()
-        .map(|(name, value)| Header {
-            name: name.into(),
-            value,
-        })
-        .collect()
+        headers
     }
 
     /// Set the Standard Webhooks headers for `timestamp` (replacing earlier ones).
     pub(crate) fn sign_in_place(&self, request: &mut HttpRequest, timestamp: i64) {
         let fresh = self.signature_headers(&request.delivery_id, &request.body, timestamp);
-        if fresh.is_empty() {
-            return;
-        }
         request.headers.retain(|h| {
             !["webhook-id", "webhook-timestamp", "webhook-signature"]
                 .iter()

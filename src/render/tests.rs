@@ -635,6 +635,43 @@ fn requests_are_signed_and_re_signed_with_a_stable_id() {
 }
 
 #[test]
+fn unsigned_requests_carry_the_id_and_a_timestamp_so_receivers_can_deduplicate() {
+    let p = plan(config(), strategy());
+    assert!(p.configuration().signing_secrets.is_empty());
+    let changes = [change("e1", ChangeKind::Added, member("A", "n"), None)];
+    let r = p.on_changes(&changes, &ctx()).unwrap().remove(0);
+    assert_eq!(header(&r, "webhook-id"), Some(r.delivery_id.as_str()));
+    assert_eq!(header(&r, "webhook-timestamp"), Some("1718447400"));
+    assert_eq!(header(&r, "webhook-signature"), None);
+    let names: Vec<&str> = r.headers.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Content-Type",
+            "User-Agent",
+            "webhook-id",
+            "webhook-timestamp"
+        ]
+    );
+    // A retry gets the same id and a fresh timestamp, and still no signature.
+    let later = Instant {
+        seconds: NOW.seconds + 60,
+        nanoseconds: 0,
+    };
+    let fresh = p.sign(&r.delivery_id, &r.body, later);
+    assert_eq!(
+        fresh
+            .iter()
+            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("webhook-id", r.delivery_id.as_str()),
+            ("webhook-timestamp", "1718447460")
+        ]
+    );
+}
+
+#[test]
 fn delivery_ids_differ_between_batches_and_runs() {
     let mut s = strategy();
     s.run_options.async_enabled = true;

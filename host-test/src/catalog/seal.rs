@@ -54,7 +54,8 @@ impl SealKey {
                 SystemRandom::new()
                     .fill(&mut key)
                     .map_err(|_| at("cannot make a key", &"the random source failed"))?;
-                write_private(path, &key).map_err(|e| at("cannot create it", &e))?;
+                crate::delivery::key_file::write_new(path, &key)
+                    .map_err(|e| at("cannot create it", &e))?;
                 key.to_vec()
             }
             Err(e) => return Err(at("cannot read it", &e)),
@@ -183,24 +184,6 @@ fn each_secret(kind: Kind, definition: &mut Json, f: &mut dyn FnMut(&mut String)
             }
         }
     }
-}
-
-/// Write `bytes` to a new file at `path` (and its directory), owner-only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let mut file = o.open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 #[cfg(test)]

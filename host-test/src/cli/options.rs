@@ -30,6 +30,10 @@ impl Pair {
     }
 }
 
+/// The platform key file's name beside the outbox: `serve`'s default, and `send`'s
+/// (beside `serve`'s default outbox), so both sign with the key `serve` publishes.
+pub const PLATFORM_KEY_FILE: &str = "platform-key.json";
+
 /// How `send` and `serve` retry: the same options. `send`, whose caller waits, retries
 /// briefly by default (exponential backoff, about four minutes); `serve` retries on the
 /// durable schedule (about 27.6 hours) unless one of these is given, and a configuration's

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use host_test::formats;
 use host_test::limits::SEND_PROGRESS_EVERY;
 
-use super::options::{DeliveryArgs, Pair, RetryArgs};
+use super::options::{DeliveryArgs, PLATFORM_KEY_FILE, Pair, RetryArgs};
 use super::{runtime, session_or_problems, tokio_runtime};
 
 /// What `send` takes.
@@ -22,6 +22,11 @@ pub struct Args {
     pub delivery: DeliveryArgs,
     #[command(flatten)]
     pub retry: RetryArgs,
+    /// The keys signing platform tokens, when the configuration includes one (made when
+    /// missing). Default: `serve`'s, `platform-key.json` beside its default outbox, so the
+    /// tokens verify against the JWKS `serve` publishes.
+    #[arg(long, value_name = "FILE")]
+    pub platform_key: Option<PathBuf>,
 }
 
 /// Run `send`.
@@ -31,6 +36,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         changes,
         delivery,
         retry,
+        platform_key,
     } = args;
     let policy = retry.policy();
     use std::sync::Arc;
@@ -38,6 +44,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
 
     use host_test::delivery::deliver::{Deliverer, Outcome};
     use host_test::delivery::oauth::TokenCache;
+    use host_test::delivery::platform_key::PlatformKeys;
     use host_test::delivery::plugin::SessionPlugin;
     use host_test::time::clock::SystemClock;
 
@@ -46,6 +53,15 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     let rt = runtime(component)?;
     let Some(session) = session_or_problems(&rt, &config, &strategy)? else {
         return Ok(ExitCode::FAILURE);
+    };
+    let platform_keys = if config.include_platform_token {
+        let path = platform_key.unwrap_or_else(|| {
+            Path::new(host_test::outbox::DEFAULT_PATH).with_file_name(PLATFORM_KEY_FILE)
+        });
+        let now = host_test::time::clock::Clock::now(&SystemClock).seconds;
+        Some(Arc::new(PlatformKeys::load_or_create(&path, now)?))
+    } else {
+        None
     };
     let log = delivery.log()?;
     let started = std::time::Instant::now();
@@ -68,21 +84,25 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     };
     let reports = tokio_runtime()?.block_on(async {
         let client = Arc::new(delivery.client());
+        let mut deliverer = Deliverer::new(
+            Arc::new(SessionPlugin::new(session)),
+            client,
+            Arc::new(SystemClock),
+        )
+        .configure(
+            &config,
+            &strategy.run_options.run_as_user,
+            Arc::new(TokenCache::default()),
+        );
+        if let Some(keys) = platform_keys {
+            deliverer = deliverer.platform_keys(keys);
+        }
         let deliverer = Arc::new(
-            Deliverer::new(
-                Arc::new(SessionPlugin::new(session)),
-                client,
-                Arc::new(SystemClock),
-            )
-            .configure(
-                &config,
-                &strategy.run_options.run_as_user,
-                Arc::new(TokenCache::default()),
-            )
-            .log(Arc::new(log))
-            .policy(policy)
-            .on_report(progress)
-            .concurrency(delivery.concurrency),
+            deliverer
+                .log(Arc::new(log))
+                .policy(policy)
+                .on_report(progress)
+                .concurrency(delivery.concurrency),
         );
         deliverer.on_changes(&changes).await
     });

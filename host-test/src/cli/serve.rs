@@ -30,9 +30,25 @@ pub struct Args {
     /// the same file for every host sharing the database.
     #[arg(long, value_name = "FILE")]
     pub secrets_key: Option<PathBuf>,
-    /// The API's address (loopback only; port 0 picks a free port).
+    /// The keys signing platform tokens (Ed25519, owner-only); made when missing.
+    /// Default: `platform-key.json` beside a SQLite outbox, or beside `--secrets-key` with
+    /// PostgreSQL.
+    #[arg(long, value_name = "FILE")]
+    pub platform_key: Option<PathBuf>,
+    /// Rotate the platform key before serving: a new key signs, the old one stays in the
+    /// JWKS until the tokens it signed have expired.
+    #[arg(long)]
+    pub rotate_platform_key: bool,
+    /// The API's address (port 0 picks a free port): loopback, or any address once API
+    /// tokens are given.
     #[arg(long, default_value = host_test::serve::DEFAULT_LISTEN)]
     pub listen: std::net::SocketAddr,
+    /// A file of API tokens, one a line (blank lines and `#` comments skipped), each at
+    /// least 16 characters; the API then asks for `Authorization: Bearer <token>` on every
+    /// route but /health and /.well-known/jwks.json. The environment variable
+    /// WEBHOOK_API_TOKEN adds one more.
+    #[arg(long, value_name = "FILE")]
+    pub api_tokens: Option<PathBuf>,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -107,6 +123,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
     use host_test::catalog::EngineFactory;
     use host_test::delivery::deliver::Deliverer;
     use host_test::delivery::oauth::TokenCache;
+    use host_test::delivery::platform_key::PlatformKeys;
     use host_test::serve::{ServeOptions, StartError, start};
     use host_test::time::clock::SystemClock;
 
@@ -115,7 +132,10 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         members,
         outbox,
         secrets_key,
+        platform_key,
+        rotate_platform_key,
         listen,
+        api_tokens,
         delivery,
         retry,
         sandbox,
@@ -130,13 +150,28 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             ));
         }
     };
+    // Beside a SQLite outbox; with PostgreSQL beside the secrets key every host shares.
+    let platform_key = platform_key.unwrap_or_else(|| match &outbox {
+        Location::File(path) => path.with_file_name(super::options::PLATFORM_KEY_FILE),
+        Location::Postgres(_) => secrets_key.with_file_name(super::options::PLATFORM_KEY_FILE),
+    });
     // A claim outlives the longest attempt, so no live host's attempt is taken over.
     let lease = std::time::Duration::from_secs(delivery.timeout) + host_test::limits::LEASE_MARGIN;
     let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
+    let env_token = std::env::var(host_test::serve::auth::TOKEN_ENV).ok();
+    let api_tokens =
+        host_test::serve::ApiTokens::load(api_tokens.as_deref(), env_token.as_deref())?;
+    drop(env_token);
     let (given, unread) = definitions.read();
     let members = read_members(&members, &given)?;
     let rt = Arc::new(load(component, limits).map_err(|e| e.to_string())?);
+    let now = host_test::time::clock::Clock::now(&SystemClock).seconds;
+    let platform_keys = Arc::new(if rotate_platform_key {
+        PlatformKeys::rotate(&platform_key, now)?
+    } else {
+        PlatformKeys::load_or_create(&platform_key, now)?
+    });
     let log = delivery.log()?;
     let tokio = tokio_runtime()?;
     let served = tokio.block_on(async {
@@ -144,17 +179,29 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         let client = Arc::new(delivery.client());
         let tokens = Arc::new(TokenCache::default());
         let engine: EngineFactory = {
-            let log = log.clone();
+            let (log, keys) = (log.clone(), platform_keys.clone());
             Arc::new(move |config, strategy, plugin| {
                 Deliverer::new(plugin, client.clone(), Arc::new(SystemClock))
                     .configure(config, &strategy.run_options.run_as_user, tokens.clone())
+                    .platform_keys(keys.clone())
                     .log(log.clone())
                     .policy(policy.clone())
                     .without_dead_letter_list()
             })
         };
+        let access = if api_tokens.is_empty() {
+            "open (no API token), so on loopback only".to_string()
+        } else {
+            format!(
+                "{} API token(s) asked for on every route but {}",
+                api_tokens.len(),
+                host_test::serve::auth::PUBLIC_ROUTES.join(" and ")
+            )
+        };
         let options = ServeOptions {
             listen,
+            api_tokens,
+            checks: Vec::new(),
             outbox: outbox.clone(),
             lease,
             secrets_key,
@@ -165,6 +212,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             engine,
             clock: Arc::new(SystemClock),
             log,
+            platform_keys: platform_keys.clone(),
         };
         let running = match start(rt, options).await {
             Ok(r) => r,
@@ -199,6 +247,18 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
             counts.delivered,
             counts.dead
         );
+        let retired = platform_keys.retired_kids(now);
+        out!(
+            "platform key {}: kid {}{}",
+            platform_key.display(),
+            platform_keys.kid(),
+            if retired.is_empty() {
+                String::new()
+            } else {
+                format!("; still published: {}", retired.join(", "))
+            }
+        );
+        out!("api: {access}");
         // Last: whoever waits for this line can call the API at once.
         out!("listening on http://{}", running.addr);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -22,7 +22,9 @@
 //! at most [`FRESH_SIGNATURE_AGE`] old, and is re-signed too otherwise. With OAuth,
 //! the engine puts the cached token into the `Authorization` header the component rendered
 //! (a token can expire between attempts), and on a 401 it fetches a new token once and
-//! tries again at once; that extra attempt does not count against [`MAX_ATTEMPTS`].
+//! tries again at once; that extra attempt does not count against [`MAX_ATTEMPTS`]. With
+//! the platform token, each attempt mints one and puts it where the render left its
+//! placeholder ([`crate::delivery::platform_token`]), and is re-signed for the new body.
 //! After the last attempt the delivery is dead-lettered with its last response.
 //!
 //! One attempt is one call of [`Deliverer::attempt`], which says what comes next
@@ -51,7 +53,7 @@ use crate::delivery::http::{Response, SendError, Transport};
 use crate::delivery::log::{DeliveryLog, percent_encode, redact_url};
 use crate::delivery::oauth::{TokenCache, TokenError, TokenKey};
 use crate::delivery::placeholders::{QUERY_PLACEHOLDER, TOKEN_PLACEHOLDER};
-use crate::delivery::platform_token::PlatformTokens;
+use crate::delivery::platform_token::{self, PlatformKeys};
 use crate::delivery::plugin::Plugin;
 use crate::delivery::secret::Secret;
 use crate::formats::DeliveryJson;
@@ -255,7 +257,10 @@ pub struct Deliverer {
     clock: Arc<dyn Clock>,
     tokens: Arc<TokenCache>,
     oauth: Option<TokenKey>,
-    platform: Option<(PlatformTokens, String)>,
+    /// The run-as user, when the configuration includes the platform token.
+    platform_user: Option<String>,
+    /// The keys that sign platform tokens.
+    platform_keys: Option<Arc<PlatformKeys>>,
     policy: RetryPolicy,
     limits: EndpointLimits,
     jitter: Jitter,
@@ -295,7 +300,8 @@ impl Deliverer {
             clock,
             tokens: Arc::new(TokenCache::default()),
             oauth: None,
-            platform: None,
+            platform_user: None,
+            platform_keys: None,
             policy: RetryPolicy::default(),
             limits: EndpointLimits::default(),
             jitter: full_jitter(),
@@ -356,14 +362,16 @@ impl Deliverer {
             }
         }
         if config.include_platform_token {
-            self.platform = Some((PlatformTokens::generate(), run_as_user.to_string()));
+            self.platform_user = Some(run_as_user.to_string());
         }
         self
     }
 
-    /// Use this platform-token minter for `user` (tests supply a known key).
-    pub fn platform_tokens(mut self, tokens: PlatformTokens, user: &str) -> Deliverer {
-        self.platform = Some((tokens, user.to_string()));
+    /// Sign platform tokens with these keys (`serve` and `send`: the key file's; the demo
+    /// and tests: a key in memory). Without them, a configuration that includes the
+    /// platform token renders, but no attempt of it is sent.
+    pub fn platform_keys(mut self, keys: Arc<PlatformKeys>) -> Deliverer {
+        self.platform_keys = Some(keys);
         self
     }
 
@@ -460,10 +468,12 @@ impl Deliverer {
         &self.clock
     }
 
-    /// The context for a render whose requests go to the outbox: the time, the platform
-    /// token (minted), a fresh id seed, and with OAuth [`TOKEN_PLACEHOLDER`] as the access
-    /// token: [`Deliverer::attempt`] puts the current token into each attempt, so the
-    /// outbox never stores one and a token server that is down does not stop intake.
+    /// The context for a render whose requests go to the outbox: the time, a fresh id
+    /// seed, with OAuth [`TOKEN_PLACEHOLDER`] as the access token and with the platform
+    /// token its placeholder ([`platform_token::placeholder`]): [`Deliverer::attempt`] puts
+    /// the current access token and a freshly minted platform token into each attempt, so
+    /// the outbox never stores either, a token server that is down does not stop intake,
+    /// and no attempt carries an expired platform token.
     pub fn outbox_context(&self) -> RenderContext {
         let now = self.clock.now();
         let (access_token, platform_token) = self.outbox_tokens(now);
@@ -481,17 +491,46 @@ impl Deliverer {
         now: crate::contract::bindings::Instant,
     ) -> (Option<String>, Option<String>) {
         let access = self.oauth.as_ref().map(|_| TOKEN_PLACEHOLDER.to_string());
-        (access, self.platform_token(now))
+        (access, self.platform_placeholder(now))
     }
 
-    /// A platform token for the run-as user minted at `now` (registered with the log's
-    /// redactor), when the configuration includes one.
-    fn platform_token(&self, now: crate::contract::bindings::Instant) -> Option<String> {
-        self.platform.as_ref().map(|(p, user)| {
-            let t = p.mint(user, now);
-            self.log.redactor().add(&t);
-            t
-        })
+    /// The platform token's placeholder, as long as a token minted at `now` for the run-as
+    /// user, when the configuration includes the token.
+    fn platform_placeholder(&self, now: crate::contract::bindings::Instant) -> Option<String> {
+        let user = self.platform_user.as_ref()?;
+        let len = self
+            .platform_keys
+            .as_ref()
+            .and_then(|k| platform_token::mint(k, user, now).ok())
+            .map_or(0, |t| t.len());
+        Some(platform_token::placeholder(len))
+    }
+
+    /// `request` with a platform token minted at `now` in place of its placeholder, and
+    /// the token; `None` when it holds no placeholder.
+    fn with_platform_token(
+        &self,
+        request: &HttpRequest,
+        now: crate::contract::bindings::Instant,
+    ) -> Result<Option<(HttpRequest, Secret)>, String> {
+        let Some(user) = &self.platform_user else {
+            return Ok(None);
+        };
+        if !platform_token::holds_placeholder(&request.body) {
+            return Ok(None);
+        }
+        let keys = self.platform_keys.as_ref().ok_or(
+            "the configuration includes the platform token, but this host has no platform key to sign it with",
+        )?;
+        let token = platform_token::mint(keys, user, now)?;
+        let Some(body) = platform_token::fill(&request.body, &token) else {
+            return Ok(None);
+        };
+        let filled = HttpRequest {
+            body,
+            ..request.clone()
+        };
+        Ok(Some((filled, Secret::new(token))))
     }
 
     /// The token cache.
@@ -555,11 +594,11 @@ impl Deliverer {
     }
 
     /// The context for a render now: the time, the OAuth token (fetched or cached), the
-    /// platform token (minted), a fresh id seed.
+    /// platform token's placeholder (each attempt mints the token), a fresh id seed.
     pub async fn context(&self) -> Result<RenderContext, DeliverError> {
         let access_token = self.token(None).await.map_err(DeliverError::Token)?;
         let now = self.clock.now();
-        let platform_token = self.platform_token(now);
+        let platform_token = self.platform_placeholder(now);
         Ok(RenderContext {
             now,
             access_token: access_token.map(|t| t.expose().to_string()),
@@ -749,12 +788,22 @@ impl Deliverer {
             }
         }
         let now = self.clock.now();
-        let fresh = d.report.attempts == 1 && signature_is_fresh(&d.request, now.seconds);
+        // A platform token minted for this attempt: the body changes, so it is re-signed.
+        let platform = match self.with_platform_token(&d.request, now) {
+            Ok(p) => p,
+            Err(e) => return (Met::SigningFailed(e), None),
+        };
+        let (request, minted) = match &platform {
+            Some((filled, token)) => (filled, Some(token)),
+            None => (&d.request, None),
+        };
+        let fresh =
+            d.report.attempts == 1 && minted.is_none() && signature_is_fresh(request, now.seconds);
         let resigned;
         let signed = if fresh {
-            &d.request
+            request
         } else {
-            match self.plugin.sign(&d.request, now) {
+            match self.plugin.sign(request, now) {
                 Ok(s) => {
                     resigned = s;
                     &resigned
@@ -765,7 +814,7 @@ impl Deliverer {
         let started = std::time::Instant::now();
         let result = self.transport.send(signed).await;
         let latency = Some(started.elapsed());
-        let response = match result {
+        let mut response = match result {
             Ok(r) => r,
             Err(e) => {
                 let met = Met::NotSent {
@@ -776,6 +825,11 @@ impl Deliverer {
                 return (met, latency);
             }
         };
+        if let Some(token) = minted {
+            // A receiver may echo the token; it is not in the redactor, which would grow by one
+            // token an attempt.
+            response.body = redact_bytes(&response.body, token.expose());
+        }
         let status = response.status;
         d.report.last_response = Some(response);
         if status == 401 && d.uses_oauth && !d.refreshed() {
@@ -964,17 +1018,16 @@ pub fn endpoint_of(url: &str) -> String {
     url[..end].to_string()
 }
 
-/// Whether the request carries a Standard Webhooks signature made at most
-/// [`FRESH_SIGNATURE_AGE`] before `now`.
+/// Whether the request's Standard Webhooks headers (its signature, when it is signed)
+/// were made at most [`FRESH_SIGNATURE_AGE`] before `now`.
 fn signature_is_fresh(r: &HttpRequest, now: i64) -> bool {
     let Some(i) = header_index(r, "webhook-timestamp") else {
         return false;
     };
-    header_index(r, "webhook-signature").is_some()
-        && r.headers[i]
-            .value
-            .parse::<i64>()
-            .is_ok_and(|ts| (0..=FRESH_SIGNATURE_AGE.as_secs() as i64).contains(&(now - ts)))
+    r.headers[i]
+        .value
+        .parse::<i64>()
+        .is_ok_and(|ts| (0..=FRESH_SIGNATURE_AGE.as_secs() as i64).contains(&(now - ts)))
 }
 
 fn header_index(r: &HttpRequest, name: &str) -> Option<usize> {
@@ -1037,6 +1090,23 @@ fn map_query(url: &str, f: impl Fn(&str, &str) -> String) -> String {
     if let Some(frag) = fragment {
         out.push('#');
         out.push_str(frag);
+    }
+    out
+}
+
+/// `body` with every occurrence of `token` replaced by the log's redaction mark.
+fn redact_bytes(body: &[u8], token: &str) -> Vec<u8> {
+    let needle = token.as_bytes();
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i..].starts_with(needle) {
+            out.extend_from_slice(crate::delivery::log::REDACTED.as_bytes());
+            i += needle.len();
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
     }
     out
 }

@@ -1,127 +1,106 @@
-//! The platform token: a short-lived JWT (HS256 over a host key) naming the run-as user,
-//! which the component places in the payload when `include-platform-token` is on, so the
-//! receiver can call the platform back as that user.
+//! The platform token: a short-lived JWT (EdDSA, signed by [`PlatformKeys`]) naming the
+//! run-as user, which the component places in the payload when `include-platform-token` is
+//! on, so the receiver can call the platform back as that user. It verifies against the
+//! JWKS `serve` publishes.
+//!
+//! A token is minted for each attempt and never stored: requests are rendered (and kept in
+//! the outbox) with a placeholder of the same length ([`placeholder`]), and each attempt
+//! puts a fresh token in its place ([`fill`]) and re-signs the request. So a retry, a replay
+//! or an attempt after a restart carries a token that is valid when it is sent.
 
-use std::fmt;
-use std::time::Duration;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use serde::{Deserialize, Serialize};
 
 use crate::contract::bindings::Instant;
+use crate::delivery::placeholders::PLATFORM_TOKEN_PLACEHOLDER;
 
+pub use crate::delivery::platform_key::PlatformKeys;
 pub use crate::limits::PLATFORM_TOKEN_LIFETIME;
 
 /// The issuer claim of tokens this host mints.
 pub const ISSUER: &str = "webhook-provider-host";
 
-/// The bytes of a freshly generated host key.
-pub const KEY_BYTES: usize = 32;
-
-/// Mints and checks platform tokens. The key is never printed.
-#[derive(Clone)]
-pub struct PlatformTokens {
-    key: Vec<u8>,
-    lifetime: Duration,
-}
-
-impl fmt::Debug for PlatformTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlatformTokens")
-            .field("key", &"<redacted>")
-            .field("lifetime", &self.lifetime)
-            .finish()
-    }
-}
-
 /// The claims of a platform token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The issuer.
+    pub iss: String,
     /// The run-as user.
     pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: i64,
-    /// Expires at, Unix seconds.
+    /// Expires at, Unix seconds: [`PLATFORM_TOKEN_LIFETIME`] after `iat`.
     pub exp: i64,
-    /// The issuer.
-    pub iss: String,
+    /// This token's id (128 random bits, hex), for a receiver that refuses a token twice.
+    pub jti: String,
 }
 
-impl PlatformTokens {
-    /// A minter with a random key from the operating system.
-    pub fn generate() -> PlatformTokens {
-        let mut key = vec![0u8; KEY_BYTES];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
-            .expect("the operating system's random source works");
-        PlatformTokens::with_key(key)
-    }
+/// A token for `user`, valid from `now` for [`PLATFORM_TOKEN_LIFETIME`].
+pub fn mint(keys: &PlatformKeys, user: &str, now: Instant) -> Result<String, String> {
+    let mut id = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+        .map_err(|_| "the platform token could not be minted: the random source failed")?;
+    let claims = Claims {
+        iss: ISSUER.into(),
+        sub: user.into(),
+        iat: now.seconds,
+        exp: now.seconds + PLATFORM_TOKEN_LIFETIME.as_secs() as i64,
+        jti: id.iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    keys.sign(&claims)
+}
 
-    /// A minter with a given key (at least 32 bytes is advisable for HS256).
-    pub fn with_key(key: Vec<u8>) -> PlatformTokens {
-        PlatformTokens {
-            key,
-            lifetime: PLATFORM_TOKEN_LIFETIME,
-        }
+/// What a render carries in place of the token: [`PLATFORM_TOKEN_PLACEHOLDER`] padded
+/// with `-` to `len` bytes (the length of a token minted for the same user and key), so a
+/// batch the component sized against `max-body-bytes` keeps its size when the token goes
+/// in.
+pub fn placeholder(len: usize) -> String {
+    let mut p = PLATFORM_TOKEN_PLACEHOLDER.to_string();
+    while p.len() < len {
+        p.push('-');
     }
+    p
+}
 
-    fn mac(&self, signing_input: &str) -> Vec<u8> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(signing_input.as_bytes());
-        mac.finalize().into_bytes().to_vec()
-    }
-
-    /// A token for `user`, valid from `now` for [`PLATFORM_TOKEN_LIFETIME`].
-    pub fn mint(&self, user: &str, now: Instant) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-        let claims = serde_json::json!({
-            "sub": user,
-            "iat": now.seconds,
-            "exp": now.seconds + self.lifetime.as_secs() as i64,
-            "iss": ISSUER,
-        });
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let input = format!("{header}.{payload}");
-        let sig = URL_SAFE_NO_PAD.encode(self.mac(&input));
-        format!("{input}.{sig}")
-    }
-
-    /// Check a token's signature and expiry at `now`; the error says what is wrong
-    /// without echoing the token.
-    pub fn verify(&self, token: &str, now: Instant) -> Result<Claims, String> {
-        let mut parts = token.splitn(3, '.');
-        let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("not a JWT (three dot-separated parts)".into());
+/// `body` with every placeholder the component wrote as the platform token's value
+/// (`"PlatformToken":"<placeholder>"`) replaced by `token`; `None` when it holds none.
+/// The pattern's unescaped quotes cannot occur inside a JSON string, so a record's text
+/// that happens to contain the placeholder is left alone.
+pub fn fill(body: &[u8], token: &str) -> Option<Vec<u8>> {
+    let key = format!(
+        "\"{}\":\"{PLATFORM_TOKEN_PLACEHOLDER}",
+        crate::delivery::placeholders::PLATFORM_TOKEN_KEY
+    );
+    let start_of_value = key.len() - PLATFORM_TOKEN_PLACEHOLDER.len();
+    let mut out = Vec::with_capacity(body.len() + token.len());
+    let mut rest = body;
+    let mut found = false;
+    while let Some(i) = find(rest, key.as_bytes()) {
+        let value = i + start_of_value;
+        let Some(len) = rest[value..].iter().position(|&b| b == b'"') else {
+            break;
         };
-        let sig = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| "the signature is not base64url".to_string())?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key");
-        mac.update(format!("{h}.{p}").as_bytes());
-        mac.verify_slice(&sig)
-            .map_err(|_| "the signature does not match".to_string())?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(p)
-            .map_err(|_| "the payload is not base64url".to_string())?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&payload).map_err(|_| "the payload is not JSON".to_string())?;
-        let claims = Claims {
-            sub: v["sub"].as_str().unwrap_or_default().to_string(),
-            iat: v["iat"].as_i64().unwrap_or_default(),
-            exp: v["exp"].as_i64().unwrap_or_default(),
-            iss: v["iss"].as_str().unwrap_or_default().to_string(),
-        };
-        if claims.exp <= now.seconds {
-            return Err("the token has expired".into());
-        }
-        Ok(claims)
+        out.extend_from_slice(&rest[..value]);
+        out.extend_from_slice(token.as_bytes());
+        rest = &rest[value + len..];
+        found = true;
     }
+    out.extend_from_slice(rest);
+    found.then_some(out)
+}
+
+/// Whether `body` holds a platform-token placeholder.
+pub fn holds_placeholder(body: &[u8]) -> bool {
+    find(body, PLATFORM_TOKEN_PLACEHOLDER.as_bytes()).is_some()
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 
     fn at(s: i64) -> Instant {
         Instant {
@@ -130,31 +109,53 @@ mod tests {
         }
     }
 
-    #[test]
-    fn mint_and_verify() {
-        let p = PlatformTokens::with_key(vec![7; 32]);
-        let t = p.mint("svc-crm-sync", at(1_700_000_000));
-        let c = p.verify(&t, at(1_700_000_001)).unwrap();
-        assert_eq!(c.sub, "svc-crm-sync");
-        assert_eq!(c.iss, ISSUER);
-        assert_eq!(c.exp - c.iat, PLATFORM_TOKEN_LIFETIME.as_secs() as i64);
-        // Expiry obeyed and violated.
-        let limit = 1_700_000_000 + PLATFORM_TOKEN_LIFETIME.as_secs() as i64;
-        assert!(p.verify(&t, at(limit - 1)).is_ok());
-        assert_eq!(
-            p.verify(&t, at(limit)).unwrap_err(),
-            "the token has expired"
-        );
-        // Another key refuses it.
-        let other = PlatformTokens::with_key(vec![8; 32]);
-        assert!(other.verify(&t, at(1_700_000_001)).is_err());
-        assert!(!format!("{p:?}").contains("7, 7"));
+    fn decoding_key(keys: &PlatformKeys) -> DecodingKey {
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(keys.jwks(1_700_000_000)).unwrap();
+        DecodingKey::from_jwk(&jwks.keys[0]).unwrap()
     }
 
     #[test]
-    fn generated_keys_differ() {
-        let a = PlatformTokens::generate().mint("u", at(0));
-        let b = PlatformTokens::generate().mint("u", at(0));
-        assert_ne!(a, b);
+    fn a_token_names_the_user_and_key_and_expires_after_its_lifetime() {
+        let keys = PlatformKeys::generate(1_700_000_000).unwrap();
+        let t = mint(&keys, "svc-crm-sync", at(1_700_000_000)).unwrap();
+        let header = decode_header(&t).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(keys.kid()));
+        let mut v = Validation::new(Algorithm::EdDSA);
+        v.validate_exp = false;
+        let c = decode::<Claims>(&t, &decoding_key(&keys), &v)
+            .unwrap()
+            .claims;
+        assert_eq!(c.sub, "svc-crm-sync");
+        assert_eq!(c.iss, ISSUER);
+        assert_eq!(c.exp - c.iat, PLATFORM_TOKEN_LIFETIME.as_secs() as i64);
+        assert_eq!(c.jti.len(), 32);
+        // Another key refuses it.
+        let other = PlatformKeys::generate(1_700_000_000).unwrap();
+        assert!(decode::<Claims>(&t, &decoding_key(&other), &v).is_err());
+        // Two tokens for the same user and instant differ (their ids), and have one length.
+        let u = mint(&keys, "svc-crm-sync", at(1_700_000_000)).unwrap();
+        assert_ne!(t, u);
+        assert_eq!(t.len(), u.len());
+    }
+
+    #[test]
+    fn the_placeholder_is_filled_where_the_component_wrote_it_and_nowhere_else() {
+        let p = placeholder(64);
+        assert_eq!(p.len(), 64);
+        assert!(p.starts_with(PLATFORM_TOKEN_PLACEHOLDER));
+        let body = format!(
+            r#"{{"Note":"\"PlatformToken\":\"{p}\"","PlatformToken":"{p}","Records":[{{"Code":"C-1"}}]}}"#
+        );
+        assert!(holds_placeholder(body.as_bytes()));
+        let filled = String::from_utf8(fill(body.as_bytes(), "eyJ.a.b").unwrap()).unwrap();
+        assert_eq!(
+            filled,
+            format!(
+                r#"{{"Note":"\"PlatformToken\":\"{p}\"","PlatformToken":"eyJ.a.b","Records":[{{"Code":"C-1"}}]}}"#
+            )
+        );
+        assert_eq!(fill(br#"{"Records":[]}"#, "eyJ.a.b"), None);
     }
 }

@@ -231,6 +231,20 @@ impl Outbox {
         either!(self, b => b.get(id))
     }
 
+    /// Prove the outbox takes writes (`serve`'s readiness check), touching no delivery.
+    pub fn probe_write(&self, now_ms: i64) -> Result<(), OutboxError> {
+        either!(self, b => b.probe_write(now_ms))
+    }
+
+    /// From now on, a SQLite outbox refuses every write, as a file that cannot be written
+    /// does: for the tests of what depends on writing (they run on SQLite).
+    #[cfg(test)]
+    pub(crate) fn refuse_writes(&self) {
+        if let Backend::Sqlite(b) = &self.backend {
+            b.refuse_writes();
+        }
+    }
+
     /// How many deliveries are in each state.
     pub fn counts(&self) -> Result<Counts, OutboxError> {
         either!(self, b => b.counts())

@@ -16,8 +16,8 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -76,6 +76,30 @@ struct Followed {
     at: Option<tokio::time::Instant>,
 }
 
+/// One attempt as the dispatcher recorded it, for an [`Observer`].
+#[derive(Clone, Copy, Debug)]
+pub struct Recorded<'a> {
+    /// The strategy that rendered the delivery.
+    pub strategy: &'a str,
+    /// Requests the engine sent in this attempt: 0 when it sent none (a disabled
+    /// endpoint, an unknown strategy), more than 1 when it tried again at once (a
+    /// refreshed token).
+    pub sent: u32,
+    /// From handing the delivery to its engine to the engine's answer.
+    pub elapsed: Duration,
+    /// Another attempt later, or finished with `outcome`.
+    pub step: Step,
+    /// How the delivery ended, when `step` is [`Step::Finished`].
+    pub outcome: &'a Outcome,
+}
+
+/// Told of every attempt once the outbox holds it: the seam for metrics (`serve`'s
+/// `/metrics`), so that counting stays out of the dispatcher's bookkeeping.
+pub trait Observer: Send + Sync {
+    /// `attempt` was recorded.
+    fn recorded(&self, attempt: &Recorded<'_>);
+}
+
 /// One outbox, the strategies' engines, one loop.
 pub struct Dispatcher {
     outbox: Arc<Outbox>,
@@ -95,6 +119,7 @@ pub struct Dispatcher {
     delivered: AtomicU64,
     dead: AtomicU64,
     store_errors: AtomicU64,
+    observer: OnceLock<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -147,6 +172,7 @@ impl Dispatcher {
             delivered: AtomicU64::new(0),
             dead: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
+            observer: OnceLock::new(),
         }))
     }
 
@@ -172,6 +198,18 @@ impl Dispatcher {
             delivered: self.delivered.load(Ordering::Relaxed),
             dead: self.dead.load(Ordering::Relaxed),
             store_errors: self.store_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Tell `observer` of every attempt from now on; `false` (and nothing changes) when
+    /// one is already set.
+    pub fn observe(&self, observer: Arc<dyn Observer>) -> bool {
+        self.observer.set(observer).is_ok()
+    }
+
+    fn observed(&self, attempt: Recorded<'_>) {
+        if let Some(o) = self.observer.get() {
+            o.recorded(&attempt);
         }
     }
 
@@ -254,7 +292,6 @@ impl Dispatcher {
             // When a paused or rate-limited endpoint may take a delivery again.
             let mut reopens: Option<i64> = None;
             if free > 0 && !self.stopping.load(Ordering::Relaxed) {
-                let taken = self.taken().clone();
                 // This round's choices per endpoint, on top of those in flight.
                 let chosen: Mutex<std::collections::HashMap<String, usize>> = Mutex::default();
                 let later: Mutex<Option<i64>> = Mutex::default();
@@ -264,7 +301,10 @@ impl Dispatcher {
                 let blocked: Mutex<std::collections::HashMap<String, Vec<String>>> =
                     Mutex::default();
                 let skip = |c: &Candidate<'_>| {
-                    if taken.contains(c.id) {
+                    // The live set, not a copy from before the query: an immediate run
+                    // reserves its ids before it commits them, so a row this query sees
+                    // is either reserved here already or free.
+                    if self.taken().contains(c.id) {
                         return true;
                     }
                     let mut blocked = blocked.lock().unwrap_or_else(|p| p.into_inner());
@@ -371,7 +411,9 @@ impl Dispatcher {
         };
         let mut d = engine.begin(due.request, due.attempts, due.budget);
         d.written = crate::time::instant::from_ms(due.created_ms);
+        let started = Instant::now();
         let step = engine.attempt(&mut d).await;
+        let elapsed = started.elapsed();
         self.attempts.fetch_add(1, Ordering::Relaxed);
         self.record(seq, &d, step);
         let now = now_ms(self.clock.as_ref());
@@ -397,6 +439,13 @@ impl Dispatcher {
                 _ => eprintln!("host-test serve: {endpoint} answered; its deliveries go again"),
             }
         }
+        self.observed(Recorded {
+            strategy: &due.strategy,
+            sent: d.report.attempts.saturating_sub(due.attempts),
+            elapsed,
+            step,
+            outcome: &d.report.outcome,
+        });
         let report = match step {
             Step::Finished => engine.finish(d.report, &d.request),
             Step::Retry(_) => d.report,
@@ -431,6 +480,13 @@ impl Dispatcher {
         }
         self.dead.fetch_add(1, Ordering::Relaxed);
         let report = DeliveryReport::not_attempted(&due.request, Outcome::Skipped(why));
+        self.observed(Recorded {
+            strategy: &due.strategy,
+            sent: 0,
+            elapsed: Duration::ZERO,
+            step: Step::Finished,
+            outcome: &report.outcome,
+        });
         (report, Step::Finished)
     }
 

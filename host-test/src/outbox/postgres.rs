@@ -888,6 +888,16 @@ impl PgOutbox {
         })
     }
 
+    /// See [`super::Outbox::probe_write`]: the probe's time in `outbox_meta`.
+    pub fn probe_write(&self, now_ms: i64) -> Result<(), OutboxError> {
+        self.exec(
+            "cannot write (the readiness probe)",
+            "INSERT INTO outbox_meta (key, value) VALUES ('health-probe', $1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&now_ms],
+        )
+    }
+
     /// See [`super::Outbox::counts`].
     pub fn counts(&self) -> Result<Counts, OutboxError> {
         self.run("cannot count deliveries", async {

@@ -807,6 +807,27 @@ impl SqliteOutbox {
         })
     }
 
+    /// Prove the file takes writes (`serve`'s readiness check): the probe's time goes
+    /// into `meta`, committed like any progress write, and no delivery is touched.
+    pub fn probe_write(&self, now_ms: i64) -> Result<(), OutboxError> {
+        self.with("cannot write (the readiness probe)", |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('health-probe', ?1)",
+                [now_ms],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// From now on, this connection refuses every write, as a file that cannot be written
+    /// does: for the tests of what depends on writing.
+    #[cfg(test)]
+    pub(crate) fn refuse_writes(&self) {
+        let c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        c.pragma_update(None, "query_only", true)
+            .expect("query_only is a pragma every SQLite has");
+    }
+
     /// How many deliveries are in each state.
     pub fn counts(&self) -> Result<Counts, OutboxError> {
         self.with("cannot count deliveries", |c| {
@@ -1786,5 +1807,25 @@ mod tests {
             })
             .unwrap();
         assert_eq!(version, 3);
+    }
+
+    #[test]
+    fn the_readiness_probe_writes_without_touching_a_delivery_and_fails_when_writes_do() {
+        let d = dir("probe");
+        let path = d.join("outbox.sqlite");
+        let o = Outbox::open(&path).unwrap();
+        o.enqueue(&origin(), &[request("a", &["C1"])], 1_000)
+            .unwrap();
+        let before = (o.counts().unwrap(), o.next_due_after(0).unwrap());
+        o.probe_write(2_000).unwrap();
+        o.probe_write(3_000).unwrap();
+        assert_eq!((o.counts().unwrap(), o.next_due_after(0).unwrap()), before);
+        let due = o.due(1_000, 10, &[], &|_| false).unwrap();
+        assert_eq!(due.len(), 1, "the delivery is still due, untouched");
+
+        o.refuse_writes();
+        let e = o.probe_write(4_000).unwrap_err().to_string();
+        assert!(e.contains("cannot write (the readiness probe)"), "{e}");
+        assert!(e.contains(&path.display().to_string()), "{e}");
     }
 }

@@ -20,6 +20,7 @@ use crate::delivery::deliver::{Deliverer, DeliveryReport, Outcome};
 use crate::delivery::http::{ClientOptions, HttpClient};
 use crate::delivery::log::DeliveryLog;
 use crate::delivery::oauth::TokenCache;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::delivery::plugin::SessionPlugin;
 use crate::reference::receiver::{Receiver, Reply, TokenServer};
 use crate::sandbox::runtime::Runtime;
@@ -329,6 +330,9 @@ pub async fn run(runtime: &Runtime, options: &DemoOptions) -> Result<DemoSummary
             Arc::new(SystemClock),
         )
         .configure(&config, &strategy.run_options.run_as_user, cache.clone())
+        // The demo's receiver is in this process: a key in memory signs its platform
+        // tokens (`serve` keeps its key in a file and publishes it).
+        .platform_keys(Arc::new(PlatformKeys::generate(SystemClock.now().seconds)?))
         .log(log)
         .on_report(Arc::new(move |_r: &DeliveryReport| {
             counter.fetch_add(1, Ordering::Relaxed);

@@ -787,8 +787,9 @@ impl Session {
         Ok(signed)
     }
 
-    /// The Standard Webhooks headers for an attempt at `now`; none when the configuration
-    /// has no signing secrets.
+    /// The Standard Webhooks headers for an attempt at `now`: `webhook-id` and
+    /// `webhook-timestamp`, and `webhook-signature` when the configuration has signing
+    /// secrets.
     pub fn signature_headers(
         &mut self,
         delivery_id: &str,

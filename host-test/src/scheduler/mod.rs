@@ -33,8 +33,8 @@
 //! late or re-run fire renders the same `NOW` and `TODAY`; `id-seed` is derived from the
 //! strategy name, schedule name, fire instant and page number ([`id_seed`]), so a re-run
 //! of the same fire renders the same delivery ids; the tokens are what the hook given to
-//! [`Scheduler::with_tokens`] supplies (`serve` gives the outbox placeholder and a minted
-//! platform token), and none without one (a configuration that needs a token then fails
+//! [`Scheduler::with_tokens`] supplies (`serve` gives the outbox's placeholders for the
+//! access token and the platform token), and none without one (a configuration that needs a token then fails
 //! with `missing-access-token`).
 //!
 //! The scheduler's state (each schedule's last fire) lives in memory. A host that persists

@@ -1,4 +1,5 @@
-//! The API's routes (listed in the module above): each answer JSON, each refusal located.
+//! The API's answers (the routes are in `routes.rs`): each answer JSON, each refusal
+//! located.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,12 +10,16 @@ use crate::catalog::{Bound, Catalog, Located, Refused};
 use crate::contract::bindings::{self as b, HttpRequest, Member, RunMode};
 use crate::delivery::deliver::{Outcome, Step, endpoint_of};
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::formats::{self as j};
 use crate::outbox::dispatch::{Dispatcher, now_ms};
 use crate::outbox::{Enqueued, MAX_LIST, Origin, ReplayError, State};
 use crate::sandbox::error::HostError;
 use crate::sandbox::runtime::Instance;
 use crate::server::{Reply, percent_decode_strict};
+
+use super::health::Health;
+use super::metrics::Metrics;
 
 use super::DEFAULT_LIST;
 use super::members::SharedMembers;
@@ -26,6 +31,9 @@ pub struct Service {
     pub(super) dispatcher: Arc<Dispatcher>,
     pub(super) members: SharedMembers,
     pub(super) log: Arc<DeliveryLog>,
+    pub(super) health: Health,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) platform_keys: Arc<PlatformKeys>,
 }
 
 impl std::fmt::Debug for Service {
@@ -69,15 +77,6 @@ fn component_problem(p: &b::Problem) -> Json {
 fn format_problem(e: &j::FormatError) -> Json {
     let l = Located::of_format("", e);
     problem(&l.path, &l.message, l.line, l.column)
-}
-
-/// The answer for a path segment that is not valid percent-encoded UTF-8.
-fn bad_segment(what: &str) -> Reply {
-    error(
-        400,
-        &format!("the {what} in the path is not valid percent-encoded UTF-8"),
-        Vec::new(),
-    )
 }
 
 /// The answer for a component or sandbox failure while serving a request.
@@ -164,90 +163,6 @@ impl Service {
         &self.catalog
     }
 
-    /// Answer one API request.
-    pub async fn handle(&self, method: &str, target: &str, body: &[u8]) -> Reply {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (method, segments.as_slice()) {
-            ("POST", ["changes"]) => self.changes(body),
-            ("POST", ["strategies", name, run @ ("batch" | "immediate")]) => {
-                let Some(name) = percent_decode_strict(name) else {
-                    return bad_segment("strategy name");
-                };
-                self.on_demand(&name, *run == "immediate", body).await
-            }
-            ("GET", ["deliveries"]) => self.list(query),
-            ("GET", ["deliveries", id]) => {
-                let Some(id) = percent_decode_strict(id) else {
-                    return bad_segment("delivery id");
-                };
-                match self.dispatcher.outbox().get(&id) {
-                    Ok(Some(d)) => reply(200, d.to_json()),
-                    Ok(None) => error(404, &format!("no delivery has the id {id:?}"), Vec::new()),
-                    Err(e) => error(503, &e.to_string(), Vec::new()),
-                }
-            }
-            ("POST", ["deliveries", "replay"]) => self.replay_dead(body),
-            ("POST", ["deliveries", id, "replay"]) => match percent_decode_strict(id) {
-                Some(id) => self.replay(&id),
-                None => bad_segment("delivery id"),
-            },
-            ("GET", ["deliveries", id, view @ ("attempts" | "request")]) => {
-                match percent_decode_strict(id) {
-                    Some(id) if *view == "attempts" => self.attempts(&id),
-                    Some(id) => self.request(&id),
-                    None => bad_segment("delivery id"),
-                }
-            }
-            ("GET", ["endpoints"]) => self.endpoints(),
-            ("GET", ["strategies"]) => reply(
-                200,
-                json!({ "strategies": self.catalog.strategies().iter().map(|b| Catalog::strategy_json(b)).collect::<Vec<_>>() }),
-            ),
-            ("GET", ["configurations"]) => reply(
-                200,
-                json!({ "configurations": self.catalog.configurations().iter().map(|(n, c)| self.catalog.configuration_json(n, c)).collect::<Vec<_>>() }),
-            ),
-            (m @ ("GET" | "PUT" | "DELETE"), [kind @ ("strategies" | "configurations"), name]) => {
-                let Some(name) = percent_decode_strict(name) else {
-                    return bad_segment("name");
-                };
-                self.definition(m, kind, &name, body)
-            }
-            (_, ["strategies" | "configurations"]) => {
-                error(405, &format!("{path} takes GET, not {method}"), Vec::new())
-                    .header("allow", "GET")
-            }
-            (_, ["strategies" | "configurations", _]) => error(
-                405,
-                &format!("{path} takes GET, PUT or DELETE, not {method}"),
-                Vec::new(),
-            )
-            .header("allow", "GET, PUT, DELETE"),
-            (_, ["changes"])
-            | (_, ["strategies", _, "batch" | "immediate"])
-            | (_, ["deliveries", _, "replay"]) => {
-                error(405, &format!("{path} takes POST, not {method}"), Vec::new())
-                    .header("allow", "POST")
-            }
-            (_, ["deliveries", _, "attempts" | "request"] | ["endpoints"]) => {
-                error(405, &format!("{path} takes GET, not {method}"), Vec::new())
-                    .header("allow", "GET")
-            }
-            (_, ["deliveries"] | ["deliveries", _]) => {
-                error(405, &format!("{path} takes GET, not {method}"), Vec::new())
-                    .header("allow", "GET")
-            }
-            _ => error(
-                404,
-                &format!(
-                    "no route {method} {path}; the routes are POST /changes, POST /strategies/{{name}}/batch, POST /strategies/{{name}}/immediate, GET /strategies, GET|PUT|DELETE /strategies/{{name}}, GET /configurations, GET|PUT|DELETE /configurations/{{name}}, GET /deliveries, GET /deliveries/{{id}}, GET /deliveries/{{id}}/attempts, GET /deliveries/{{id}}/request, POST /deliveries/{{id}}/replay, POST /deliveries/replay, GET /endpoints"
-                ),
-                Vec::new(),
-            ),
-        }
-    }
-
     fn body_text<'a>(&self, body: &'a [u8]) -> Result<&'a str, Reply> {
         std::str::from_utf8(body).map_err(|e| {
             error(
@@ -263,7 +178,54 @@ impl Service {
         })
     }
 
-    fn changes(&self, body: &[u8]) -> Reply {
+    /// `GET /deliveries/{id}`.
+    pub(super) fn delivery(&self, id: &str) -> Reply {
+        match self.dispatcher.outbox().get(id) {
+            Ok(Some(d)) => reply(200, d.to_json()),
+            Ok(None) => error(404, &format!("no delivery has the id {id:?}"), Vec::new()),
+            Err(e) => error(503, &e.to_string(), Vec::new()),
+        }
+    }
+
+    /// `GET /strategies`.
+    pub(super) fn strategies(&self) -> Reply {
+        reply(
+            200,
+            json!({ "strategies": self.catalog.strategies().iter().map(|b| Catalog::strategy_json(b)).collect::<Vec<_>>() }),
+        )
+    }
+
+    /// `GET /configurations`.
+    pub(super) fn configurations(&self) -> Reply {
+        reply(
+            200,
+            json!({ "configurations": self.catalog.configurations().iter().map(|(n, c)| self.catalog.configuration_json(n, c)).collect::<Vec<_>>() }),
+        )
+    }
+
+    /// `GET /.well-known/jwks.json`: the public keys that verify platform tokens.
+    pub(super) fn jwks(&self) -> Reply {
+        let now = self.dispatcher.clock().now().seconds;
+        reply(200, self.platform_keys.jwks(now))
+    }
+
+    /// `GET /health`: every readiness check.
+    pub(super) fn health(&self) -> Reply {
+        self.health.answer()
+    }
+
+    /// `GET /metrics`.
+    pub(super) fn metrics(&self) -> Reply {
+        match self.metrics.scrape(self.dispatcher.outbox()) {
+            Ok(text) => {
+                Reply::status(200, &text).header("content-type", super::metrics::CONTENT_TYPE)
+            }
+            Err(e) => error(503, &format!("the metrics cannot be read: {e}"), Vec::new()),
+        }
+    }
+
+    /// `POST /changes`.
+    pub(super) fn changes(&self, body: &[u8]) -> Reply {
         let text = match self.body_text(body) {
             Ok(t) => t,
             Err(r) => return r,
@@ -307,7 +269,10 @@ impl Service {
             let context = b.deliverer.outbox_context();
             match b.plugin.with_session(|s| s.on_changes(&changes, &context)) {
                 Ok(r) => rendered.push((b, r)),
-                Err(e) => return for_strategy(&b.name, host_error(&e)),
+                Err(e) => {
+                    self.metrics.render_error("changes");
+                    return for_strategy(&b.name, host_error(&e));
+                }
             }
         }
         let batches: Vec<(Origin<'_>, &[HttpRequest])> = rendered
@@ -436,7 +401,8 @@ impl Service {
         Ok(out)
     }
 
-    async fn on_demand(&self, name: &str, immediate: bool, body: &[u8]) -> Reply {
+    /// `POST /strategies/{name}/batch` and `.../immediate`.
+    pub(super) async fn on_demand(&self, name: &str, immediate: bool, body: &[u8]) -> Reply {
         let Some(bound) = self.catalog.strategy(name) else {
             let known: Vec<String> = self
                 .catalog
@@ -472,7 +438,11 @@ impl Service {
             .with_session(|s| s.on_demand(mode, &members, &context))
         {
             Ok(r) => r,
-            Err(e) => return host_error(&e),
+            Err(e) => {
+                self.metrics
+                    .render_error(if immediate { "immediate" } else { "batch" });
+                return host_error(&e);
+            }
         };
         let origin = |source| Origin {
             source,
@@ -535,7 +505,8 @@ impl Service {
         )
     }
 
-    fn list(&self, query: &str) -> Reply {
+    /// `GET /deliveries`.
+    pub(super) fn list(&self, query: &str) -> Reply {
         let mut state = None;
         let mut limit = DEFAULT_LIST;
         let mut after = 0i64;
@@ -591,7 +562,8 @@ impl Service {
         )
     }
 
-    fn replay(&self, id: &str) -> Reply {
+    /// `POST /deliveries/{id}/replay`.
+    pub(super) fn replay(&self, id: &str) -> Reply {
         let outbox = self.dispatcher.outbox();
         let now = now_ms(self.dispatcher.clock().as_ref());
         match outbox.replay(id, now) {
@@ -625,7 +597,7 @@ impl Service {
     }
 
     /// `GET`, `PUT` or `DELETE` of one strategy or configuration.
-    fn definition(&self, method: &str, kind: &str, name: &str, body: &[u8]) -> Reply {
+    pub(super) fn definition(&self, method: &str, kind: &str, name: &str, body: &[u8]) -> Reply {
         let now = now_ms(self.dispatcher.clock().as_ref());
         let strategy = kind == "strategies";
         let source = format!("{method} /{kind}/{name}");

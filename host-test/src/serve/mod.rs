@@ -1,5 +1,6 @@
-//! `host-test serve`: the platform's run-time surface on loopback, over the durable
-//! outbox, for every configuration and strategy in its catalog ([`crate::catalog`]).
+//! `host-test serve`: the platform's run-time surface over the durable outbox, for every
+//! configuration and strategy in its catalog ([`crate::catalog`]). On loopback, or beyond
+//! it with API tokens ([`auth`]).
 //!
 //! | Route | What |
 //! | --- | --- |
@@ -17,6 +18,13 @@
 //! | `GET /deliveries/{id}/request` | The request as stored, secrets redacted. |
 //! | `POST /deliveries/replay` | Every dead delivery of a `strategy`, an `endpoint` or both, finished `since` a time, queued again in one call; `202` with the count. |
 //! | `GET /endpoints` | Each endpoint's breaker (closed, open, half-open) and attempts in flight. |
+//! | `GET /.well-known/jwks.json` | The public keys that verify platform tokens (RFC 7517), the signing key first. |
+//! | `GET /health` | Readiness ([`health`]): `200` when the outbox takes a write and the component instantiates, `503` naming the check that failed. Public. |
+//! | `GET /metrics` | Prometheus metrics ([`metrics`]): deliveries by outcome, retries, attempt latency, outbox depth, render errors, breaker states. |
+//!
+//! The routes are axum's (`routes.rs`); the connections are `crate::server`'s, with its
+//! limits. With API tokens every route but the public ones ([`auth::PUBLIC_ROUTES`])
+//! answers `401` without a valid `Authorization: Bearer <token>`.
 //!
 //! Every answer is JSON. A bad request gets a `4xx` with `error` (what is wrong) and
 //! `problems` (each with a `path`, and a `line` and `column` where there is one); the
@@ -25,8 +33,12 @@
 //! ones removed); it lives in memory, as a stand-in for the platform's own.
 
 mod api;
+pub mod auth;
+pub mod health;
 mod history;
 mod members;
+pub mod metrics;
+mod routes;
 mod timer;
 
 use std::net::SocketAddr;
@@ -38,26 +50,35 @@ use crate::catalog::seal::SealKey;
 use crate::catalog::{Catalog, Definition, EngineFactory, Located};
 use crate::contract::bindings::Member;
 use crate::delivery::log::DeliveryLog;
+use crate::delivery::platform_key::PlatformKeys;
 use crate::outbox::dispatch::Dispatcher;
 use crate::outbox::{Location, Outbox, Sharing};
 use crate::sandbox::runtime::Runtime;
-use crate::server::{Handler, Server, ServerLimits, serve_on};
+use crate::server::{Server, ServerLimits, serve_admitting};
 use crate::time::clock::Clock;
 
 pub use api::Service;
+pub use auth::ApiTokens;
+pub use health::Check;
 pub use members::SharedMembers;
 
 pub use crate::limits::MAX_API_BODY;
 
-/// Where `serve` listens by default: loopback, because the API has no authentication.
+/// Where `serve` listens by default: loopback. Beyond it only with API tokens.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 pub use crate::limits::DEFAULT_LIST;
 
 /// How `serve` runs.
 pub struct ServeOptions {
-    /// The address to listen on (loopback only).
+    /// The address to listen on: loopback, or any with `api_tokens`.
     pub listen: SocketAddr,
+    /// The bearer tokens the API asks for on every route but the public ones; none: the
+    /// API is open, and listens on loopback only.
+    pub api_tokens: ApiTokens,
+    /// Readiness checks `/health` runs after its own (the outbox, the component): what an
+    /// embedding host's readiness also depends on.
+    pub checks: Vec<Arc<dyn Check>>,
     /// The outbox: a SQLite file, or a PostgreSQL database other hosts may share.
     pub outbox: Location,
     /// How long a claim in a shared outbox lasts: longer than an attempt can take.
@@ -79,6 +100,8 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// The delivery log (its redactor redacts what the outbox records).
     pub log: Arc<DeliveryLog>,
+    /// The keys that sign platform tokens (the engines' too), published as the JWKS.
+    pub platform_keys: Arc<PlatformKeys>,
 }
 
 /// Why `serve` did not start.
@@ -133,10 +156,11 @@ impl Drop for Running {
 /// (the stored definitions, then the given ones over them), start the dispatcher, the
 /// schedules and the API.
 pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Running, StartError> {
-    if !options.listen.ip().is_loopback() {
+    if !options.listen.ip().is_loopback() && options.api_tokens.is_empty() {
         return Err(format!(
-            "--listen {}: the API has no authentication, so it listens on loopback only (127.0.0.1 or [::1])",
-            options.listen
+            "--listen {}: without an API token the API listens on loopback only (127.0.0.1 or [::1]); to listen beyond it, give tokens with --api-tokens FILE or {}",
+            options.listen,
+            auth::TOKEN_ENV
         )
         .into());
     }
@@ -172,26 +196,49 @@ pub async fn start(runtime: Arc<Runtime>, options: ServeOptions) -> Result<Runni
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", options.listen))?;
+    let breakers = metrics::EndpointStates {
+        dispatcher: Arc::downgrade(&dispatcher),
+        catalog: catalog.clone(),
+    };
+    let metrics = Arc::new(metrics::Metrics::new(
+        Box::new(breakers),
+        options.log.clone(),
+    ));
+    dispatcher.observe(metrics.clone());
     timer::start(
         runtime.clone(),
         catalog.clone(),
         members.clone(),
         dispatcher.clone(),
+        metrics.clone(),
     )?;
+    let mut checks: Vec<Arc<dyn Check>> = vec![
+        Arc::new(health::OutboxWritable {
+            outbox: outbox.clone(),
+            clock: options.clock.clone(),
+        }),
+        Arc::new(health::ComponentInstantiable {
+            runtime: runtime.clone(),
+        }),
+    ];
+    checks.extend(options.checks);
     let service = Arc::new(Service {
         catalog,
         filters: Mutex::new(filters),
         dispatcher: dispatcher.clone(),
         members,
         log: options.log,
+        health: health::Health::new(checks),
+        metrics,
+        platform_keys: options.platform_keys,
     });
-    let s = service.clone();
-    let handler: Handler = Arc::new(move |method, target, _headers, body| {
-        let s = s.clone();
-        Box::pin(async move { s.handle(&method, &target, &body).await })
-    });
-    let server = serve_on(listener, ServerLimits::with_body(MAX_API_BODY), handler)
-        .map_err(|e| format!("--listen {}: {e}", options.listen))?;
+    let server = serve_admitting(
+        listener,
+        ServerLimits::with_body(MAX_API_BODY),
+        routes::admit(options.api_tokens),
+        routes::handler(routes::router(service.clone())),
+    )
+    .map_err(|e| format!("--listen {}: {e}", options.listen))?;
     let dispatcher_task = tokio::spawn(dispatcher.run());
     Ok(Running {
         addr: server.addr,

@@ -18,20 +18,22 @@ use crate::limits::IDLE_POLL;
 use crate::outbox::dispatch::Dispatcher;
 use crate::outbox::{FireClaim, Origin};
 use crate::sandbox::runtime::Runtime;
-use crate::scheduler::{Event, Fire, Scheduler, Sink};
+use crate::scheduler::{Event, Fire, FireErrorKind, Scheduler, Sink};
 use crate::time::clock::MAX_SLEEP;
 use crate::time::instant;
 
 use super::members::SharedMembers;
+use super::metrics::Metrics;
 
 /// Start the timer thread over the strategies in force, following the catalog's changes
-/// from now on. Returns once every strategy's schedules are loaded, or with the first
-/// that could not be.
+/// from now on; a fire whose render fails counts in `metrics`. Returns once every
+/// strategy's schedules are loaded, or with the first that could not be.
 pub fn start(
     runtime: Arc<Runtime>,
     catalog: Arc<Catalog>,
     members: SharedMembers,
     dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
 ) -> Result<(), String> {
     let (tx, rx) = mpsc::channel::<Change>();
     for b in catalog.strategies() {
@@ -55,6 +57,7 @@ pub fn start(
                 catalog,
                 members,
                 dispatcher,
+                metrics,
                 scheduler: Scheduler::new(),
             };
             timer.install_tokens();
@@ -84,12 +87,13 @@ struct Timer {
     catalog: Arc<Catalog>,
     members: SharedMembers,
     dispatcher: Arc<Dispatcher>,
+    metrics: Arc<Metrics>,
     scheduler: Scheduler,
 }
 
 impl Timer {
-    /// Each fire renders with its strategy's tokens: the outbox placeholder for OAuth,
-    /// and a platform token minted for its run-as user.
+    /// Each fire renders with its strategy's placeholders for the tokens (OAuth's and the
+    /// platform token's): each attempt puts the current ones in.
     fn install_tokens(&mut self) {
         let catalog = self.catalog.clone();
         self.scheduler.with_tokens(Box::new(move |strategy, at| {
@@ -154,6 +158,7 @@ impl Timer {
         let outbox = self.dispatcher.outbox().clone();
         // Fires another host holds, to ask about again.
         let mut held: Vec<Fire> = Vec::new();
+        let metrics = self.metrics.clone();
         loop {
             let now = Timestamp::now();
             let (fires, errors) = self.scheduler.due(now);
@@ -181,7 +186,12 @@ impl Timer {
                         pages,
                         requests,
                     },
-                    Err(error) => Event::FireFailed { fire, error },
+                    Err(error) => {
+                        if matches!(error.kind, FireErrorKind::Render { .. }) {
+                            metrics.render_error("schedule");
+                        }
+                        Event::FireFailed { fire, error }
+                    }
                 };
                 println!("{}", line(&event));
                 if let Event::Fired { fire: f, .. } | Event::FireFailed { fire: f, .. } = &event

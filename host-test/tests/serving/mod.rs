@@ -1,21 +1,14 @@
-//! `host-test serve` as a process for the tests: starting it, calling its API, the
-//! definitions and changes they send, and a receiver to count what arrives.
+//! What the PostgreSQL serve tests send: the definitions, the changes, and a hash to
+//! vary a receiver's answers by delivery id. (`serve.rs` keeps its own copies.)
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 
-pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+use super::serve_process::write_json;
 
-pub fn write_json(path: &Path, v: &Json) {
-    std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
-}
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// A configuration posting to `url`, signed, no OAuth.
 pub fn config(url: &str) -> Json {
@@ -87,156 +80,6 @@ pub fn named(name: &str, batch_size: u32) -> Json {
     let mut s = strategy(batch_size);
     s["name"] = json!(name);
     s
-}
-
-/// A `serve` process.
-pub struct Serve {
-    pub child: Child,
-    pub addr: SocketAddr,
-    pub lines: Arc<Mutex<Vec<String>>>,
-    /// What it printed on stderr so far.
-    pub errors: Arc<Mutex<String>>,
-}
-
-impl Serve {
-    /// Start `cmd` (a `host-test serve` command) on a free loopback port, logging into
-    /// `dir`, with `extra` arguments; once it says where it listens.
-    pub fn spawn(mut cmd: Command, dir: &Path, extra: &[&str]) -> Result<Serve, String> {
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--allow-http",
-            "--allow-host",
-            "127.0.0.1",
-        ])
-        .arg("--log")
-        .arg(dir.join(format!("log-{}.jsonl", Instant::now().elapsed().as_nanos())))
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| e.to_string())?;
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let l = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(a) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(a.to_string());
-                }
-                l.lock().unwrap().push(line);
-            }
-        });
-        let errors = Arc::new(Mutex::new(String::new()));
-        let e = errors.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let mut e = e.lock().unwrap();
-                e.push_str(&line);
-                e.push('\n');
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => Ok(Serve {
-                child,
-                addr: a.parse().unwrap(),
-                lines,
-                errors,
-            }),
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().map_err(|e| e.to_string())?;
-                std::thread::sleep(Duration::from_millis(100));
-                Err(format!(
-                    "{status}; stdout: {:?}; stderr: {}",
-                    lines.lock().unwrap(),
-                    errors.lock().unwrap()
-                ))
-            }
-        }
-    }
-
-    /// One HTTP/1.1 request; the status and the JSON body.
-    pub fn call(&self, method: &str, target: &str, body: &[u8]) -> (u16, Json) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let head = format!(
-            "{method} {target} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            self.addr,
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let text = String::from_utf8_lossy(&out);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Json::Null))
-    }
-
-    pub fn post(&self, target: &str, body: &Json) -> (u16, Json) {
-        self.call("POST", target, body.to_string().as_bytes())
-    }
-
-    pub fn get(&self, target: &str) -> (u16, Json) {
-        self.call("GET", target, b"")
-    }
-
-    /// Resident and peak resident memory, in KiB.
-    pub fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    pub fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn tokio() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-pub fn ids(answer: &Json) -> Vec<String> {
-    answer["deliveries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-pub fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
 }
 
 pub fn small_hash(s: &str) -> u64 {
