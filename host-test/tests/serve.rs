@@ -16,79 +16,14 @@ use serde_json::{Value as Json, json};
 
 mod scratch;
 mod serve_process;
+mod serving;
 
 use serve_process::{Serve, serve_command, tokio, wait_until, write_json};
-
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+use serving::*;
 
 /// A fresh directory for one test's files, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
     Scratch::new("serve", name)
-}
-
-/// A configuration posting to `url`, signed, no OAuth.
-fn config(url: &str) -> Json {
-    json!({
-        "name": "serve test",
-        "webhook-url": url,
-        "include-platform-token": false,
-        "headers": [],
-        "query": [],
-        "signing-secrets": [SECRET],
-        "max-body-bytes": 262144
-    })
-}
-
-/// A strategy sending each change of a Customer on its own (batch size 1).
-fn strategy(batch_size: u32) -> Json {
-    json!({
-        "name": "Customers out",
-        "entity": "Customer",
-        "body": [{ "key": "Entity", "text": "Customer" }],
-        "records": [
-            { "key": "Code", "expression": "[Code]" },
-            { "key": "Name", "expression": "[Name]" },
-            { "key": "Status", "expression": "[Status]" },
-            { "key": "Notes", "expression": "[Notes]" }
-        ],
-        "run-options": {
-            "run-as-user": "svc-sync",
-            "batch-size": batch_size,
-            "sync-enabled": true,
-            "sync-record-limit": 20,
-            "async-enabled": true,
-            "added": { "enabled": true },
-            "updated": { "enabled": true },
-            "deleted": { "enabled": true }
-        }
-    })
-}
-
-/// An `updated` change of `code` to version `v`.
-fn change(code: &str, v: usize, notes: &str) -> Json {
-    json!({
-        "event-id": format!("evt-{code}-{v}"),
-        "kind": "updated",
-        "entity": "Customer",
-        "code": code,
-        "new": { "Code": code, "Name": format!("{code} v{v}"), "Status": "Active", "Notes": notes },
-        "prior": { "Code": code, "Name": format!("{code} v{}", v.saturating_sub(1)), "Status": "Active", "Notes": notes },
-        "changed-by": "alice",
-        "at": "2026-11-30T10:00:00Z"
-    })
-}
-
-/// Write a definitions directory `defs/` in `dir`: the configuration `config` and each
-/// strategy, bound to it, as `NAME.config.json` and `NAME.strategy.json`.
-fn definitions(dir: &Path, config: &Json, strategies: &[Json]) {
-    let defs = dir.join("defs");
-    std::fs::create_dir_all(&defs).unwrap();
-    write_json(&defs.join("shared.config.json"), config);
-    for (i, st) in strategies.iter().enumerate() {
-        let mut st = st.clone();
-        st["configuration"] = config["name"].clone();
-        write_json(&defs.join(format!("s{i}.strategy.json")), &st);
-    }
 }
 
 /// Run `serve` in `dir` with `args`, which must make it exit with `code` before it
@@ -100,13 +35,6 @@ fn serve_fails(dir: &Path, args: &[&str], code: i32) -> String {
     stderr
 }
 
-/// `strategy(batch_size)` under another name.
-fn named(name: &str, batch_size: u32) -> Json {
-    let mut s = strategy(batch_size);
-    s["name"] = json!(name);
-    s
-}
-
 fn ids(answer: &Json) -> Vec<String> {
     answer["deliveries"]
         .as_array()
@@ -114,12 +42,6 @@ fn ids(answer: &Json) -> Vec<String> {
         .iter()
         .map(|d| d["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn small_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
 }
 
 /// The crash test: a few hundred changes to a slow receiver that sometimes fails, the

@@ -1,5 +1,5 @@
-//! What the PostgreSQL serve tests send: the definitions, the changes, and a hash to
-//! vary a receiver's answers by delivery id. (`serve.rs` keeps its own copies.)
+//! What the serve tests (`serve.rs`, `serve_postgres.rs`) send: the definitions, the
+//! changes, and a hash to vary a receiver's answers by delivery id.
 #![allow(dead_code)]
 
 use std::path::Path;
