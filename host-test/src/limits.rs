@@ -266,6 +266,32 @@ pub const IDLE_POLL: Duration = Duration::from_secs(1);
 /// taken over this long after the timeout.
 pub const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
+/// The timed HTTP exchanges one attempt may make, each bounded by the request timeout: a
+/// token fetch, the request, and after a 401 a new token and the request again. A claim
+/// must outlast all four, or a slow attempt could be taken over while it is still going.
+pub const EXCHANGES_PER_ATTEMPT: u32 = 4;
+
+/// A shared outbox's claim for a request timeout of `timeout`: every exchange an attempt
+/// may make ([`EXCHANGES_PER_ATTEMPT`]), plus [`LEASE_MARGIN`] for the record.
+pub fn lease_for(timeout: Duration) -> Duration {
+    timeout.saturating_mul(EXCHANGES_PER_ATTEMPT) + LEASE_MARGIN
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::*;
+
+    /// The lease covers an attempt's every exchange at the timeout, and a claim for an
+    /// attempt of one exchange more would not be covered.
+    #[test]
+    fn a_lease_outlasts_every_exchange_of_an_attempt_and_not_one_more() {
+        let t = Duration::from_secs(30);
+        let lease = lease_for(t);
+        assert!(lease >= t * EXCHANGES_PER_ATTEMPT + LEASE_MARGIN);
+        assert!(lease < t * (EXCHANGES_PER_ATTEMPT + 1));
+    }
+}
+
 /// Connections a shared outbox's pool keeps beyond one per concurrent attempt: the
 /// dispatcher's own queries, the API's writes and the schedules' timer.
 pub const POOL_SPARE_CONNECTIONS: usize = 4;

@@ -20,7 +20,7 @@ mod serve_process;
 mod serving;
 
 /// How every worker here delivers: quick retries, and a 1 s timeout, so a dead worker's
-/// claims (lease: timeout + `LEASE_MARGIN`) are taken over within seconds.
+/// claims (lease: `lease_for` the timeout, 9 s) are taken over within seconds.
 const ARGS: [&str; 8] = [
     "--retry-base-ms",
     "20",

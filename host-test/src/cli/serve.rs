@@ -156,7 +156,7 @@ pub fn run(args: Args, component: Option<&Path>) -> Result<ExitCode, String> {
         Location::Postgres(_) => secrets_key.with_file_name(super::options::PLATFORM_KEY_FILE),
     });
     // A claim outlives the longest attempt, so no live host's attempt is taken over.
-    let lease = std::time::Duration::from_secs(delivery.timeout) + host_test::limits::LEASE_MARGIN;
+    let lease = host_test::limits::lease_for(std::time::Duration::from_secs(delivery.timeout));
     let (policy, limits) = (retry.serve_policy(), sandbox.limits());
 
     let env_token = std::env::var(host_test::serve::auth::TOKEN_ENV).ok();

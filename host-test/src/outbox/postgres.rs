@@ -8,8 +8,9 @@
 //!   and writes itself as their owner until a lease expires (the database's clock, so the
 //!   workers' clocks need not agree). A delivery whose lease is live is handed to no other
 //!   worker; one whose worker died goes to the next worker that asks after the lease. The
-//!   lease is longer than an attempt can take (`serve` makes it the request timeout and
-//!   [`crate::limits::LEASE_MARGIN`]), so no two live workers attempt it at once. A worker
+//!   lease is longer than an attempt can take (`serve` makes it
+//!   [`crate::limits::lease_for`] the request timeout: every timed exchange of an attempt
+//!   and a margin), so no two live workers attempt it at once. A worker
 //!   records an attempt only while it still owns the claim.
 //! - **Order per record.** A delivery is at the head of its records' queues when no
 //!   pending delivery of its strategy with a smaller queue position shares one of its
