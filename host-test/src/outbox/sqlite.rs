@@ -1670,6 +1670,40 @@ mod tests {
         }
     }
 
+    /// A bulk replay takes at most `MAX_BULK_REPLAY` (oldest first) and says how many are
+    /// left; the next call takes the rest.
+    #[test]
+    fn a_bulk_replay_obeys_its_cap_and_counts_what_is_left() {
+        use crate::limits::MAX_BULK_REPLAY;
+        let d = dir("bulk");
+        let o = Outbox::open(&d.join("o.sqlite")).unwrap();
+        let n = MAX_BULK_REPLAY + 1;
+        let reqs: Vec<_> = (0..n)
+            .map(|i| {
+                let id = format!("d{i}");
+                request(&id, &[id.as_str()])
+            })
+            .collect();
+        o.enqueue(&origin(), &reqs, 0).unwrap();
+        for i in 0..n {
+            end(&o, &format!("d{i}"), State::Dead, 1);
+        }
+        let all = ReplayFilter {
+            strategy: Some("s".into()),
+            ..ReplayFilter::default()
+        };
+        let first = o.replay_dead(&all, 2).unwrap();
+        assert_eq!((first.count, first.left), (MAX_BULK_REPLAY, 1));
+        // The oldest went first: the newest is the one left dead.
+        assert_eq!(
+            o.get(&format!("d{}", n - 1)).unwrap().unwrap().state,
+            State::Dead
+        );
+        let rest = o.replay_dead(&all, 3).unwrap();
+        assert_eq!((rest.count, rest.left), (1, 0));
+        assert_eq!(o.counts().unwrap().pending, n as u64);
+    }
+
     #[test]
     fn every_attempt_is_kept_with_its_outcome_and_replays_add_to_it() {
         let d = dir("attempts");
