@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::contract::bindings::{Instant, Verdict};
+use crate::formats::show;
 pub use crate::limits::{DURABLE_DELAYS, DURABLE_MAX_AGE, RETRY_AFTER_CAP};
 use crate::time::clock::add;
 
@@ -189,8 +190,8 @@ pub fn decide(
             format!(
                 "{}; not retried: the next attempt would come {} after the delivery was written, past the maximum age of {}",
                 why.as_deref().unwrap_or("failed"),
-                friendly(age.saturating_add(wait)),
-                friendly(max)
+                show(age.saturating_add(wait)),
+                show(max)
             ),
             with_response,
         ),
@@ -248,13 +249,6 @@ pub fn decide(
             Verdict::DisableEndpoint => Decision::DisableEndpoint(*status),
         },
     }
-}
-
-/// A duration as people write it: `27h 35m 5s`.
-fn friendly(d: Duration) -> String {
-    jiff::SignedDuration::try_from(d)
-        .map(|s| format!("{s:#}"))
-        .unwrap_or_else(|_| format!("{d:?}"))
 }
 
 #[cfg(test)]
